@@ -1,0 +1,16 @@
+"""colorbatch: batch image colorization with ONNX Runtime.
+
+``from colorbatch import Colorizer`` is resolved lazily, so importing the package stays light
+(no onnxruntime, never torch).
+"""
+
+__version__ = "0.1.0"
+__all__ = ["Colorizer", "__version__"]
+
+
+def __getattr__(name: str):
+    if name == "Colorizer":
+        from colorbatch.api import Colorizer
+
+        return Colorizer
+    raise AttributeError(f"module 'colorbatch' has no attribute {name!r}")

@@ -1,0 +1,398 @@
+"""The ``colorbatch`` command: assembles commands, converts errors to messages and exit codes.
+
+Each command's work lives in the module named for it; heavy imports (onnxruntime, torch) happen
+inside the command that needs them, so ``--help`` and ``--version`` stay fast and torch-free.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from colorbatch import __version__
+from colorbatch.errors import ColorbatchError
+
+
+class ColorbatchGroup(click.Group):
+    """Turns library errors into one-line messages with their documented exit codes."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ColorbatchError as exc:
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from None
+
+
+@click.group(cls=ColorbatchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="colorbatch")
+def cli() -> None:
+    """Colorize folders of grayscale photos with an ONNX model; train, export and score models."""
+
+
+def _require_torch(command: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise click.ClickException(
+            f"'colorbatch {command}' needs PyTorch: pip install \"colorbatch[train]\""
+        ) from None
+
+
+def _chosen(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+
+
+@cli.command()
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+              help="Colour image tree (train/ and test/ used when present), or cifar-10-batches-py.")
+@click.option("--gray-dir", type=click.Path(path_type=Path), help="Paired gray tree, matched by relative path.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Run folder for artefacts.")
+@click.option("--arch", type=click.Choice(["chroma-unet", "seed-unet"]), default="chroma-unet", show_default=True,
+              help="Model architecture.")
+@click.option("--width", type=int, default=32, show_default=True, help="chroma-unet: channels of the first level.")
+@click.option("--depth", type=int, default=3, show_default=True, help="chroma-unet: number of down-sampling levels.")
+@click.option("--global-context/--no-global-context", default=True, show_default=True,
+              help="chroma-unet: add a pooled scene vector at the bottleneck.")
+@click.option("--preset", type=click.Choice(["exp1", "exp2", "exp3"]),
+              help="The original experiments (seed-unet, Adam 1e-4, batch 16, 50 epochs): "
+                   "exp1 MSE, exp2 MSE+VGG, exp3 MSE+VGG+L1+L2. Explicit options still win.")
+@click.option("--epochs", type=int, default=10, show_default=True, help="Epochs to train in total.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Images per step.")
+@click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate (Adam).")
+@click.option("--schedule", type=click.Choice(["onecycle", "cosine", "constant"]), default="onecycle",
+              show_default=True, help="Learning-rate schedule.")
+@click.option("--mse-weight", type=float, default=1.0, show_default=True, help="Weight of pixel MSE.")
+@click.option("--vgg-weight", type=float, default=0.0, show_default=True, help="Weight of VGG-16 perceptual loss.")
+@click.option("--l1-weight", type=float, default=0.0, show_default=True, help="Weight of L1 weight regularisation.")
+@click.option("--l2-weight", type=float, default=0.0, show_default=True, help="Weight of L2 weight regularisation.")
+@click.option("--vgg-weights", type=click.Path(path_type=Path),
+              help="torchvision's vgg16-397923af.pth (default: the torch hub cache).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for split, init and shuffling.")
+@click.option("--eval-every", type=int, default=5, show_default=True, help="Epochs between PSNR/SSIM evaluations.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where to train (CUDA uses mixed precision).")
+@click.option("--flip/--no-flip", default=True, show_default=True, help="Random horizontal flips.")
+@click.option("--crop/--no-crop", default=False, show_default=True, help="Random shifted crops.")
+@click.option("--image-size", type=int, default=32, show_default=True, help="Training images are this square size.")
+@click.option("--max-images", type=int, help="Use only the first N training images (quick runs).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Keep decoded images here as .npz.")
+@click.option("--resume", type=click.Path(path_type=Path), help="Continue from a checkpoint.")
+@click.pass_context
+def train(ctx: click.Context, **opts) -> None:
+    """Train a colorization model; artefacts go to the run folder (--out)."""
+    _require_torch("train")
+    from colorbatch.train.losses import PRESETS
+    from colorbatch.train.trainer import TrainConfig
+    from colorbatch.train.trainer import train as run_training
+
+    loss = {k: opts[f"{k}_weight"] for k in ("mse", "vgg", "l1", "l2")}
+    if opts["preset"]:
+        for key, value in {"arch": "seed-unet", "lr": 1e-4, "batch_size": 16, "epochs": 50,
+                           "schedule": "constant"}.items():
+            if not _chosen(ctx, key):
+                opts[key] = value
+        preset = PRESETS[opts["preset"]]
+        loss = {k: (opts[f"{k}_weight"] if _chosen(ctx, f"{k}_weight") else getattr(preset, k)) for k in loss}
+    arch_kwargs = {}
+    if opts["arch"] == "chroma-unet":
+        arch_kwargs = {"width": opts["width"], "depth": opts["depth"], "global_context": opts["global_context"]}
+    config = TrainConfig(
+        data=str(opts["data_dir"]), out=str(opts["out_dir"]),
+        gray_dir=str(opts["gray_dir"]) if opts["gray_dir"] else None,
+        arch=opts["arch"], arch_kwargs=arch_kwargs, epochs=opts["epochs"], batch_size=opts["batch_size"],
+        lr=opts["lr"], schedule=opts["schedule"], loss=loss,
+        vgg_weights=str(opts["vgg_weights"]) if opts["vgg_weights"] else None, seed=opts["seed"],
+        eval_every=opts["eval_every"], device=opts["device"], flip=opts["flip"], crop=opts["crop"],
+        image_size=opts["image_size"], max_images=opts["max_images"],
+        cache_dir=str(opts["cache_dir"]) if opts["cache_dir"] else None,
+    )
+    try:
+        run_training(config, resume=opts["resume"])
+    except KeyboardInterrupt:
+        click.echo("interrupted: checkpoint saved in param/last.pth", err=True)
+        sys.exit(130)
+    click.echo(f"run folder: {opts['out_dir']}")
+
+
+# --- shared options ----------------------------------------------------------------------------
+
+
+def _walk_options(command):
+    """Options shared by the commands that mirror a tree (run, gray)."""
+    for option in reversed([
+        click.option("--workers", type=int, default=4, show_default=True,
+                     help="Threads for decoding and for encoding/writing."),
+        click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them)."),
+        click.option("--shard", metavar="K/N", help="Process only shard K of N (stable path hash)."),
+        click.option("--strict", is_flag=True, help="Stop at the first failed image."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar, no per-file messages."),
+        click.option("--max-pixels", type=int, default=100_000_000, show_default=True,
+                     help="Refuse larger images (decompression-bomb guard)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    from colorbatch.discover import parse_shard
+
+    if text is None:
+        return None
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
+
+
+class _Progress:
+    """A tqdm bar on a terminal (and not --quiet); failures are echoed either way unless quiet."""
+
+    def __init__(self, quiet: bool, unit: str = "img") -> None:
+        self.quiet = quiet
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit=unit, dynamic_ncols=True)
+
+    def __call__(self, result) -> None:
+        if result.status == "failed" and not self.quiet:
+            message = f"failed: {result.reason}"
+            (self.bar.write if self.bar else lambda m: click.echo(m, err=True))(message)
+        if self.bar is not None and result.status in ("done", "skipped", "failed"):
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _finish(summary, what: str) -> None:
+    line = (f"{what}: {summary.done} done, {summary.skipped} skipped, {summary.failed} failed, "
+            f"{summary.unsupported} not images, in {summary.seconds:.1f}s "
+            f"({summary.images_per_second:.1f} images/s)")
+    if summary.provider and summary.provider != "none":
+        line += f" on {summary.provider}"
+    click.echo(line)
+    if summary.failed:
+        from colorbatch.errors import BatchFailedError
+
+        raise BatchFailedError(f"{summary.failed} image(s) failed; see the messages above")
+
+
+# --- run -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("out_dir", metavar="OUT", type=click.Path(path_type=Path))
+@click.option("--model", type=click.Path(path_type=Path), help="ONNX model (default: the bundled one).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="auto uses CUDA only when it really runs; cuda fails if it cannot.")
+@click.option("--batch-size", type=int, default=16, show_default=True, help="Images per inference batch.")
+@click.option("--threads", type=int, help="onnxruntime intra-op threads (default: onnxruntime's choice).")
+@click.option("--size", type=int, help="Network short side for large inputs (default: the model's working size).")
+@click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp", "same"]), default="png",
+              show_default=True, help="Output format; same keeps the input's extension.")
+@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
+@click.option("--truth", type=click.Path(path_type=Path), help="Colour originals: score outputs on the fly.")
+@click.option("--report", type=click.Path(path_type=Path), help="Per-image report (.json, .csv or .html).")
+@_walk_options
+def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, size, fmt, quality, truth,
+        report, workers, overwrite, shard, strict, quiet, max_pixels) -> None:
+    """Colorize every image under INPUT (a folder tree or one file) into OUT, mirroring the tree."""
+    from colorbatch.api import Colorizer
+    from colorbatch.pipeline import RunOptions
+
+    options = RunOptions(batch_size=batch_size, workers=workers, fmt=fmt, quality=quality,
+                         overwrite=overwrite, shard=_shard(shard), strict=strict, truth=truth,
+                         max_pixels=max_pixels)
+    writer = _report_writer(report)
+    colorizer = Colorizer(model, device=device, threads=threads, size=size)
+    if not quiet:
+        click.echo(f"model {colorizer.model.path.name} ({colorizer.model.info.arch}) on {colorizer.provider}", err=True)
+    progress = _Progress(quiet)
+
+    def on_result(result) -> None:
+        progress(result)
+        if writer is not None and result.status != "unsupported":
+            writer.add({"image": str(result.source), "status": result.status, "reason": result.reason,
+                        "psnr": result.psnr, "ssim": result.ssim,
+                        "prediction": str(result.target) if result.target else None})
+
+    try:
+        summary = colorizer.run(input_path, out_dir, options, on_result=on_result)
+    finally:
+        progress.close()
+    if summary.scores is not None:
+        _print_scores(summary.scores.aggregate(), None)
+    if writer is not None:
+        writer.close({"aggregate": summary.scores.aggregate() if summary.scores else {},
+                      "counts": {"done": summary.done, "skipped": summary.skipped, "failed": summary.failed,
+                                 "unsupported": summary.unsupported}})
+        click.echo(f"report: {report}")
+    _finish(summary, "run")
+
+
+def _report_writer(path: Path | None):
+    if path is None:
+        return None
+    from colorbatch.report import ReportWriter
+
+    return ReportWriter(path)
+
+
+def _print_scores(aggregate: dict, baseline: dict | None) -> None:
+    from colorbatch.scoring import format_db
+
+    rows = [
+        ("images scored", "scored", str),
+        ("identical (PSNR inf)", "infinite", str),
+        ("PSNR mean (dB)", "psnr_mean", format_db),
+        ("PSNR median (dB)", "psnr_median", format_db),
+        ("PSNR p5 (dB)", "psnr_p5", format_db),
+        ("PSNR pooled (dB)", "psnr_pooled", format_db),
+        ("SSIM mean", "ssim_mean", lambda v: "n/a" if v is None else f"{v:.4f}"),
+        ("colourfulness mean", "colourfulness_mean", lambda v: "n/a" if v is None else f"{v:.1f}"),
+        ("colourfulness of truth", "colourfulness_truth_mean", lambda v: "n/a" if v is None else f"{v:.1f}"),
+    ]
+    header = f"{'metric':<24}{'output':>12}" + (f"{'no colour':>12}" if baseline else "")
+    click.echo(header)
+    for label, key, fmt in rows:
+        line = f"{label:<24}{fmt(aggregate.get(key)):>12}"
+        if baseline:
+            line += f"{fmt(baseline.get(key)):>12}"
+        click.echo(line)
+
+
+# --- score and gray ----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("pred_dir", metavar="PRED", type=click.Path(path_type=Path))
+@click.argument("truth_dir", metavar="TRUTH", type=click.Path(path_type=Path))
+@click.option("--jobs", "-j", type=int, default=-1, show_default=True,
+              help="Parallel workers (joblib; -1: all cores).")
+@click.option("--baseline", is_flag=True, help="Also score the no-colour baseline (the truth's gray copy).")
+@click.option("--report", type=click.Path(path_type=Path), help="Write a .json, .csv or .html report.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Path | None, quiet: bool) -> None:
+    """PSNR, SSIM and colourfulness of PRED images against TRUTH, paired by relative path."""
+    from colorbatch.scoring import score_trees
+
+    writer = _report_writer(report)
+    bar = None
+    if not quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(unit="img", dynamic_ncols=True)
+
+    def on_row(row: dict) -> None:
+        if writer is not None:
+            writer.add(row)
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        result = score_trees(pred_dir, truth_dir, jobs=jobs, baseline=baseline, on_row=on_row)
+    finally:
+        if bar is not None:
+            bar.close()
+    aggregate = result.summary.aggregate()
+    baseline_aggregate = result.baseline.aggregate() if result.baseline else None
+    _print_scores(aggregate, baseline_aggregate)
+    for label, names in (("prediction without truth", result.unmatched_pred),
+                         ("truth without prediction", result.unmatched_truth)):
+        if names:
+            click.echo(f"{len(names)} {label}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}", err=True)
+    for failure in result.failed[:20]:
+        click.echo(f"failed: {failure['image']}: {failure['error']}", err=True)
+    if writer is not None:
+        writer.close({
+            "aggregate": aggregate,
+            "baseline": baseline_aggregate,
+            "counts": {"scored": result.summary.count, "infinite": result.summary.infinite,
+                       "unmatched": result.unmatched_count, "failed": len(result.failed)},
+            "unmatched": {"prediction_without_truth": result.unmatched_pred,
+                          "truth_without_prediction": result.unmatched_truth},
+            "failed": result.failed,
+        })
+        click.echo(f"report: {report}")
+    if result.failed:
+        from colorbatch.errors import BatchFailedError
+
+        raise BatchFailedError(f"{len(result.failed)} pair(s) could not be scored")
+
+
+@cli.command()
+@click.argument("source", metavar="SRC", type=click.Path(path_type=Path))
+@click.argument("dest", metavar="DST", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp", "same"]), default="png",
+              show_default=True, help="Output format; png keeps the gray values exact.")
+@_walk_options
+def gray(source: Path, dest: Path, fmt: str, workers, overwrite, shard, strict, quiet, max_pixels) -> None:
+    """Write BT.601 gray copies of every image under SRC to DST, mirroring the tree."""
+    from colorbatch.grayscale import gray_tree
+    from colorbatch.pipeline import RunOptions
+
+    options = RunOptions(workers=workers, fmt=fmt, overwrite=overwrite, shard=_shard(shard), strict=strict,
+                         max_pixels=max_pixels)
+    progress = _Progress(quiet)
+    try:
+        summary = gray_tree(source, dest, options, on_result=progress)
+    finally:
+        progress.close()
+    _finish(summary, "gray")
+
+
+# --- export and info ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="ONNX file (default: CHECKPOINT with .onnx).")
+@click.option("--opset", type=int, default=18, show_default=True, help="ONNX opset.")
+@click.option("--simplify/--no-simplify", default=True, show_default=True, help="Run onnxscript's optimizer.")
+@click.option("--working-size", type=int, help="Network short side for large inputs (default: training size).")
+@click.option("--fp16", is_flag=True, help="Also write a half-precision copy (float32 inputs/outputs kept).")
+@click.option("--int8", is_flag=True, help="Also write a static QDQ int8 copy, calibrated on --calib.")
+@click.option("--calib", type=click.Path(path_type=Path), help="Calibration images for --int8 (and for reporting).")
+def export(checkpoint: Path, output, opset, simplify, working_size, fp16, int8, calib) -> None:
+    """Export a training checkpoint to a verified, self-describing ONNX model."""
+    _require_torch("export")
+    from colorbatch.export.onnx_export import export_checkpoint
+
+    if int8 and calib is None:
+        raise click.UsageError("--int8 needs --calib DIR with calibration images")
+    result = export_checkpoint(checkpoint, output, opset=opset, simplify=simplify, working_size=working_size)
+    for line in result.checks:
+        click.echo(f"  {line}")
+    click.echo(f"verified: max |onnxruntime - pytorch| = {result.max_abs_diff:.2e} (limit 1e-4)")
+    click.echo(f"wrote {result.path}")
+    if fp16 or int8:
+        from colorbatch.export.quantize import quantize_variants
+
+        for line in quantize_variants(result.path, fp16=fp16, int8=int8, calib=calib):
+            click.echo(line)
+
+
+@cli.command()
+@click.argument("model", required=False, type=click.Path(path_type=Path))
+def info(model: Path | None) -> None:
+    """Describe an ONNX model (default: the bundled one): metadata, inputs, outputs, size."""
+    from colorbatch.modelinfo import describe
+
+    for key, value in describe(model).items():
+        click.echo(f"{key:<20} {value}")
+
+
+def main() -> None:
+    cli(prog_name="colorbatch")
+
+
+if __name__ == "__main__":
+    main()

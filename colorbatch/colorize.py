@@ -1,0 +1,94 @@
+"""From luminance to colour with a model: the network size, the resize in, the recombination out.
+
+The network sees the image at its working size; the predicted colour is taken as chroma,
+upsampled to the original size and recombined with the original full-resolution luminance, so
+every output has its input's size and brightness, whatever the model outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from colorbatch.color import chroma_to_rgb, rgb_to_chroma, to_uint8
+from colorbatch.imaging import Decoded
+from colorbatch.session import ModelInfo, OnnxColorModel
+
+STRIP_ROWS = 512  # recombine large images in strips to bound memory
+
+
+def network_size(height: int, width: int, info: ModelInfo, size: int | None = None) -> tuple[int, int]:
+    """The (height, width) the network runs at for an input of this size.
+
+    Inputs whose short side is at most the working size run as they are; larger ones get their
+    short side scaled to the working size (or ``size``), aspect kept; sides are then rounded to
+    the model's size multiple.
+    """
+    target = size or info.working_size
+    short = min(height, width)
+    scale = target / short if (size or short > info.working_size) else 1.0
+    multiple = max(1, info.size_multiple)
+
+    def side(n: int) -> int:
+        return max(multiple, round(n * scale / multiple) * multiple)
+
+    return side(height), side(width)
+
+
+def _resize(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if plane.shape == shape:
+        return plane
+    image = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), mode="F")
+    return np.asarray(image.resize((shape[1], shape[0]), Image.Resampling.BICUBIC), dtype=np.float32)
+
+
+def network_input(luma: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Luminance resized to the network's shape, as ``(1, H, W)`` float32 in [0, 1]."""
+    return np.clip(_resize(luma, shape), 0.0, 1.0)[None]
+
+
+def recombine(luma: np.ndarray, rgb_net: np.ndarray) -> np.ndarray:
+    """Network RGB ``(3, h, w)`` + full luminance ``(H, W)`` -> uint8 RGB ``(H, W, 3)``."""
+    chroma = rgb_to_chroma(np.moveaxis(rgb_net, 0, -1))
+    chroma = np.stack([_resize(chroma[..., c], luma.shape) for c in range(2)], axis=-1)
+    out = np.empty((*luma.shape, 3), dtype=np.uint8)
+    for top in range(0, luma.shape[0], STRIP_ROWS):
+        rows = slice(top, top + STRIP_ROWS)
+        out[rows] = to_uint8(chroma_to_rgb(luma[rows], chroma[rows]))
+    return out
+
+
+class Colorizer:
+    """A model plus the pre- and post-processing around it."""
+
+    def __init__(self, model: str | None = None, device: str = "auto", threads: int | None = None,
+                 size: int | None = None) -> None:
+        self.model = OnnxColorModel(model, device=device, threads=threads)
+        self.size = size
+
+    @property
+    def provider(self) -> str:
+        return self.model.provider
+
+    def shape_for(self, decoded: Decoded) -> tuple[int, int]:
+        return network_size(*decoded.luma.shape, self.model.info, self.size)
+
+    def colorize_same_shape(self, items: Sequence[Decoded]) -> list[np.ndarray]:
+        """Colorize images whose network shapes are equal, as one batch; uint8 RGB each."""
+        shape = self.shape_for(items[0])
+        batch = np.stack([network_input(item.luma, shape) for item in items])
+        predicted = self.model(batch)
+        return [recombine(item.luma, rgb) for item, rgb in zip(items, predicted)]
+
+    def colorize(self, image) -> Image.Image:
+        """Colorize one PIL image or numpy array (gray ``(H, W)`` or RGB ``(H, W, 3)``, uint8/uint16/float)."""
+        from colorbatch.imaging import decoded_from_image
+
+        decoded = decoded_from_image(image)
+        rgb = self.colorize_same_shape([decoded])[0]
+        result = Image.fromarray(rgb, "RGB")
+        if decoded.alpha is not None:
+            result.putalpha(Image.fromarray(decoded.alpha, "L"))
+        return result

@@ -1,0 +1,51 @@
+"""Finding images: lazy recursive walks, supported extensions, output naming and sharding."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Every regular file under ``root`` (or ``root`` itself), in a stable order, lazily."""
+    root = Path(root)
+    if root.is_file():
+        yield root
+        return
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            yield Path(folder) / name
+
+
+def iter_images(root: Path) -> Iterator[Path]:
+    """Files under ``root`` with a supported image extension."""
+    return (p for p in iter_files(root) if is_image_path(p))
+
+
+def in_shard(relative: Path, shard: tuple[int, int] | None) -> bool:
+    """Whether ``relative`` belongs to shard ``(k, n)`` (1-based k), by a stable path hash."""
+    if shard is None:
+        return True
+    k, n = shard
+    digest = hashlib.sha1(relative.as_posix().encode()).digest()
+    return int.from_bytes(digest[:8], "big") % n == k - 1
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` to ``(K, N)`` with 1 <= K <= N."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"shard must look like K/N, got {text!r}") from None
+    if not 1 <= k <= n:
+        raise ValueError(f"shard K/N needs 1 <= K <= N, got {text!r}")
+    return k, n

@@ -1,0 +1,62 @@
+"""One exception type per failure kind. Library code raises these; the CLI turns each into a
+one-line message and the exit code below (documented in the README)."""
+
+from __future__ import annotations
+
+
+class ColorbatchError(Exception):
+    """Base class; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class InvalidPathError(ColorbatchError):
+    """A path given on the command line cannot be used (missing, OUT inside INPUT, not writable)."""
+
+    exit_code = 2
+
+
+class BatchFailedError(ColorbatchError):
+    """Some images in a batch failed; the others were processed."""
+
+    exit_code = 3
+
+
+class ModelError(ColorbatchError):
+    """A model file is missing, unreadable or does not follow the colorbatch contract."""
+
+    exit_code = 4
+
+
+class DeviceError(ColorbatchError):
+    """The requested device (CUDA) cannot run here."""
+
+    exit_code = 5
+
+
+class DataError(ColorbatchError):
+    """A training data folder is empty, inconsistent or of an unknown layout."""
+
+    exit_code = 6
+
+
+class CheckpointError(ColorbatchError):
+    """A checkpoint is missing, not a colorbatch checkpoint, or from a newer format."""
+
+    exit_code = 7
+
+
+class ExportError(ColorbatchError):
+    """An exported model failed verification or could not be written."""
+
+    exit_code = 8
+
+
+class WeightsError(ColorbatchError):
+    """External weights (VGG-16) are missing or of the wrong layout."""
+
+    exit_code = 9
+
+
+class ImageError(ColorbatchError):
+    """One image cannot be read or written; reported per file, never fatal to a batch."""

@@ -1,0 +1,258 @@
+"""``colorbatch run``: stream a tree of images through a colorizer.
+
+discover (lazy walk) -> decode (thread pool) -> batch (by network shape) -> infer -> encode and
+write (thread pool) -> per-image results. Queues between stages are bounded, so memory does not
+grow with the number of files. Library code: it raises or returns results, never prints.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from colorbatch.colorize import Colorizer
+from colorbatch.discover import in_shard, is_image_path, iter_files
+from colorbatch.errors import ImageError, InvalidPathError
+from colorbatch.imaging import (
+    DEFAULT_MAX_PIXELS,
+    Decoded,
+    decode,
+    encode,
+    output_suffix,
+    write_atomic,
+)
+from colorbatch.pairing import find_partner
+from colorbatch.summary import Summary, score_pair
+
+PENDING_PIXEL_LIMIT = 64_000_000  # flush batches before this many decoded pixels wait
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    batch_size: int = 16
+    workers: int = 4
+    fmt: str = "png"
+    quality: int = 95
+    overwrite: bool = False
+    shard: tuple[int, int] | None = None
+    strict: bool = False
+    truth: Path | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+@dataclass
+class Job:
+    source: Path
+    relative: Path
+    target: Path
+
+
+@dataclass
+class Result:
+    """What happened to one input: ``done``, ``skipped`` or ``failed`` (with a reason)."""
+
+    source: Path
+    target: Path | None
+    status: str
+    reason: str = ""
+    psnr: float | None = None
+    ssim: float | None = None
+
+
+@dataclass
+class RunSummary:
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    unsupported: int = 0
+    seconds: float = 0.0
+    provider: str = ""
+    failures: list[Result] = field(default_factory=list)
+    scores: Summary | None = None
+
+    def record(self, result: Result) -> None:
+        """Count one result under its status."""
+        key = result.status
+        setattr(self, key, getattr(self, key) + 1)
+        if result.status == "failed":
+            self.failures.append(result)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+
+def check_paths(source: Path, out: Path) -> None:
+    """Refuse a missing input and an output that is the input or inside it."""
+    if not source.exists():
+        raise InvalidPathError(f"{source}: no such file or folder")
+    src, dst = source.resolve(), out.resolve()
+    if src.is_dir() and (dst == src or src in dst.parents):
+        raise InvalidPathError(f"output folder {out} is inside the input folder {source}; choose another")
+    if dst.exists() and not dst.is_dir():
+        raise InvalidPathError(f"output {out} exists and is not a folder")
+
+
+def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Result]:
+    """Lazily map inputs to outputs; yields ``Result`` for files decided without work."""
+    base = source if source.is_dir() else source.parent
+    claimed: dict[Path, Path] = {}  # outputs of the current folder only: collisions are per folder
+    folder = None
+    for path in iter_files(source):
+        relative = path.relative_to(base)
+        if not is_image_path(path):
+            yield Result(path, None, "unsupported", f"{path.suffix or 'no extension'} is not a supported image type")
+            continue
+        if not in_shard(relative, options.shard):
+            continue
+        if relative.parent != folder:
+            folder, claimed = relative.parent, {}
+        target = out / relative.with_suffix(output_suffix(path, options.fmt))
+        if target in claimed:
+            yield Result(path, target, "failed", f"output {target} would also be written from {claimed[target]}")
+            continue
+        claimed[target] = path
+        if target.exists() and not options.overwrite:
+            yield Result(path, target, "skipped", "output exists (use --overwrite)")
+            continue
+        yield Job(path, relative, target)
+
+
+class _Batcher:
+    """Groups decoded images by network shape; hands out full batches, or the largest group
+    when too many pixels are waiting."""
+
+    def __init__(self, colorizer: Colorizer, batch_size: int) -> None:
+        self.colorizer = colorizer
+        self.batch_size = batch_size
+        self.groups: dict[tuple[int, int], list[tuple[Job, Decoded]]] = {}
+        self.pixels = 0
+
+    def add(self, job: Job, decoded: Decoded) -> list[list[tuple[Job, Decoded]]]:
+        group = self.groups.setdefault(self.colorizer.shape_for(decoded), [])
+        group.append((job, decoded))
+        self.pixels += decoded.luma.size
+        ready = []
+        if len(group) >= self.batch_size:
+            ready.append(self._take(self.colorizer.shape_for(decoded)))
+        while self.pixels > PENDING_PIXEL_LIMIT and self.groups:
+            ready.append(self._take(max(self.groups, key=lambda k: len(self.groups[k]))))
+        return ready
+
+    def drain(self) -> list[list[tuple[Job, Decoded]]]:
+        return [self._take(key) for key in list(self.groups)]
+
+    def _take(self, key: tuple[int, int]) -> list[tuple[Job, Decoded]]:
+        group = self.groups.pop(key)
+        self.pixels -= sum(d.luma.size for _, d in group)
+        return group
+
+
+class Pipeline:
+    def __init__(self, colorizer: Colorizer, options: RunOptions,
+                 on_result: Callable[[Result], None] | None = None) -> None:
+        self.colorizer = colorizer
+        self.options = options
+        self.on_result = on_result or (lambda result: None)
+        self.summary = RunSummary(provider=colorizer.provider,
+                                  scores=Summary() if options.truth is not None else None)
+        self._stop = False
+
+    def record(self, result: Result) -> None:
+        self.summary.record(result)
+        if result.status == "failed" and self.options.strict:
+            self._stop = True
+        self.on_result(result)
+
+    def _decode(self, job: Job) -> Decoded:
+        return decode(job.source, self.options.max_pixels)
+
+    def _write(self, job: Job, rgb: np.ndarray, alpha: np.ndarray | None) -> Result:
+        try:
+            write_atomic(job.target, encode(rgb, alpha, job.target.suffix, self.options.quality))
+        except (OSError, ValueError, KeyError) as exc:
+            return Result(job.source, job.target, "failed", f"cannot write {job.target}: {exc}")
+        result = Result(job.source, job.target, "done")
+        if self.options.truth is not None:
+            self._score(job, rgb, result)
+        return result
+
+    def _score(self, job: Job, rgb: np.ndarray, result: Result) -> None:
+        from colorbatch.imaging import read_rgb
+
+        partner = find_partner(self.options.truth, job.relative)
+        if partner is None:
+            return
+        try:
+            truth = read_rgb(partner)
+            score = score_pair(rgb, truth)
+        except (ImageError, ValueError) as exc:
+            result.reason = f"not scored: {exc}"
+            return
+        result.psnr, result.ssim = score.psnr, score.ssim
+        self.summary.scores.add(score, rgb.shape[0] * rgb.shape[1])
+
+    def _infer(self, batch: list[tuple[Job, Decoded]]) -> list[tuple[Job, Decoded, np.ndarray | None, str]]:
+        try:
+            outputs = self.colorizer.colorize_same_shape([d for _, d in batch])
+            return [(job, d, rgb, "") for (job, d), rgb in zip(batch, outputs)]
+        except Exception as exc:  # onnxruntime's own error types; retry one by one below
+            if len(batch) == 1:
+                return [(batch[0][0], batch[0][1], None, f"inference failed: {str(exc)[:200]}")]
+        return [item for single in batch for item in self._infer([single])]
+
+    def run(self, source: Path, out: Path) -> RunSummary:
+        check_paths(source, out)
+        started = time.perf_counter()
+        ahead = max(2 * self.options.batch_size, 2 * self.options.workers)
+        batcher = _Batcher(self.colorizer, self.options.batch_size)
+        decodes: deque[tuple[Job, Future]] = deque()
+        writes: deque[Future] = deque()
+        with ThreadPoolExecutor(self.options.workers, "decode") as decode_pool, \
+                ThreadPoolExecutor(self.options.workers, "write") as write_pool:
+
+            def finish_writes(limit: int) -> None:
+                while len(writes) > limit:
+                    self.record(writes.popleft().result())
+
+            def dispatch(batches) -> None:
+                for batch in batches:
+                    for job, decoded, rgb, reason in self._infer(batch):
+                        if rgb is None:
+                            self.record(Result(job.source, job.target, "failed", reason))
+                        else:
+                            writes.append(write_pool.submit(self._write, job, rgb, decoded.alpha))
+                    finish_writes(ahead)
+
+            def finish_decodes(limit: int) -> None:
+                while len(decodes) > limit and not self._stop:
+                    job, future = decodes.popleft()
+                    try:
+                        decoded = future.result()
+                    except ImageError as exc:
+                        self.record(Result(job.source, job.target, "failed", str(exc)))
+                        continue
+                    dispatch(batcher.add(job, decoded))
+
+            for item in plan_jobs(source, out, self.options):
+                if self._stop:
+                    break
+                if isinstance(item, Result):
+                    self.record(item)
+                    continue
+                decodes.append((item, decode_pool.submit(self._decode, item)))
+                finish_decodes(ahead)
+            finish_decodes(0)
+            if not self._stop:
+                dispatch(batcher.drain())
+            for _, future in decodes:
+                future.cancel()
+            finish_writes(0)
+        self.summary.seconds = time.perf_counter() - started
+        return self.summary

@@ -1,0 +1,211 @@
+"""Score reports: ``.json`` (definitions, aggregate, per-image rows), ``.csv`` (per-image rows)
+or ``.html`` (a self-contained page: summary, PSNR histogram, thumbnails of worst, best and a
+random sample). Rows stream in; memory stays bounded (a spool file, fixed-size picks)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import heapq
+import html
+import io
+import json
+import math
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from colorbatch.color import gray_u8
+from colorbatch.metrics import DEFINITIONS
+
+REPORT_SUFFIXES = (".json", ".csv", ".html")
+ROW_FIELDS = ("image", "status", "reason", "psnr", "ssim", "colourfulness", "colourfulness_truth", "baseline_psnr",
+              "baseline_ssim", "prediction", "truth", "error")
+THUMBS = 8
+THUMB_SIDE = 96
+HIST_RANGE = (10, 50)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return value
+
+
+def check_report_path(path: Path) -> None:
+    from colorbatch.errors import InvalidPathError
+
+    if path.suffix.lower() not in REPORT_SUFFIXES:
+        raise InvalidPathError(f"report {path}: use a .json, .csv or .html name")
+    if not path.parent.exists():
+        raise InvalidPathError(f"report {path}: folder {path.parent} does not exist")
+
+
+class ReportWriter:
+    def __init__(self, path: Path, seed: int = 0) -> None:
+        self.path = Path(path)
+        check_report_path(self.path)
+        self.kind = self.path.suffix.lower()
+        self.spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        self.worst: list[tuple[float, int, dict]] = []
+        self.best: list[tuple[float, int, dict]] = []
+        self.sample: list[dict] = []
+        self.seen = 0
+        self.rng = random.Random(seed)
+        self.histogram = np.zeros(HIST_RANGE[1] - HIST_RANGE[0] + 2, dtype=np.int64)
+
+    def add(self, row: dict) -> None:
+        self.spool.write(json.dumps({k: _clean(row.get(k)) for k in ROW_FIELDS if k in row}) + "\n")
+        psnr = row.get("psnr")
+        if psnr is None:
+            return
+        self.seen += 1
+        if self.kind == ".html":
+            self._pick(row, psnr)
+
+    def _pick(self, row: dict, psnr: float) -> None:
+        bin_index = 0 if psnr < HIST_RANGE[0] else min(int(psnr) - HIST_RANGE[0] + 1, len(self.histogram) - 1)
+        self.histogram[bin_index] += 1
+        item = {k: row[k] for k in ("image", "psnr", "ssim", "prediction", "truth")}
+        heapq.heappush(self.worst, (-psnr, self.seen, item))
+        if len(self.worst) > THUMBS:
+            heapq.heappop(self.worst)
+        if math.isfinite(psnr):
+            heapq.heappush(self.best, (psnr, self.seen, item))
+            if len(self.best) > THUMBS:
+                heapq.heappop(self.best)
+        if len(self.sample) < THUMBS:
+            self.sample.append(item)
+        elif (j := self.rng.randrange(self.seen)) < THUMBS:
+            self.sample[j] = item
+
+    def _rows(self):
+        self.spool.seek(0)
+        for line in self.spool:
+            yield json.loads(line)
+
+    def close(self, header: dict[str, Any]) -> None:
+        """Write the report; ``header`` holds ``aggregate``, counts and lists for the summary."""
+        tmp = self.path.with_name(f".{self.path.name}.partial")
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            if self.kind == ".csv":
+                writer = csv.DictWriter(handle, fieldnames=ROW_FIELDS, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(self._rows())
+            elif self.kind == ".json":
+                self._write_json(handle, header)
+            else:
+                handle.write(self._html(header))
+        tmp.replace(self.path)
+        self.spool.close()
+
+    def _write_json(self, handle, header: dict[str, Any]) -> None:
+        body = {"definitions": DEFINITIONS, **{k: _clean_tree(v) for k, v in header.items()}}
+        text = json.dumps(body, indent=2)
+        handle.write(text[: text.rfind("}")].rstrip() + ',\n  "images": [\n')
+        for i, row in enumerate(self._rows()):
+            handle.write(("" if i == 0 else ",\n") + "    " + json.dumps(row))
+        handle.write("\n  ]\n}\n")
+
+    def _html(self, header: dict[str, Any]) -> str:
+        aggregate = header.get("aggregate", {})
+        baseline = header.get("baseline") or {}
+        rows = "".join(
+            f"<tr><th>{html.escape(key)}</th><td>{_fmt(value)}</td><td>{_fmt(baseline.get(key, ''))}</td></tr>"
+            for key, value in aggregate.items()
+        )
+        counts = "".join(f"<li>{html.escape(k)}: {_fmt(v)}</li>" for k, v in header.get("counts", {}).items())
+        sections = [
+            ("Worst PSNR", [item for _, _, item in sorted(self.worst, key=lambda t: -t[0])]),
+            ("Best PSNR", [item for _, _, item in sorted(self.best, key=lambda t: -t[0])]),
+            ("Random sample", self.sample),
+        ]
+        galleries = "".join(_gallery(title, items) for title, items in sections)
+        definitions = "".join(f"<li><b>{k}</b>: {html.escape(v)}</li>" for k, v in DEFINITIONS.items())
+        return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>colorbatch score report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
+.gallery {{ display: flex; flex-wrap: wrap; gap: 14px; }}
+figure {{ margin: 0; }} figcaption {{ font-size: 12px; max-width: {3 * THUMB_SIDE + 8}px; word-break: break-all; }}
+img {{ image-rendering: pixelated; }}
+</style></head><body>
+<h1>colorbatch score report</h1>
+<h2>Summary</h2>
+<table><tr><th>metric</th><th>predictions</th><th>no-colour baseline</th></tr>{rows}</table>
+<ul>{counts}</ul>
+<h2>PSNR histogram</h2>{_histogram_svg(self.histogram)}
+<p>Thumbnails: gray input | prediction | truth.</p>
+{galleries}
+<h2>Definitions</h2><ul>{definitions}</ul>
+</body></html>
+"""
+
+
+def _clean_tree(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_tree(v) for v in value]
+    return _clean(value)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:.4f}"
+    return html.escape(str(value))
+
+
+def _thumbnail(path: str) -> Image.Image:
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        scale = THUMB_SIDE / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        return image.resize(size, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS)
+
+
+def _triptych(item: dict) -> str:
+    truth = _thumbnail(item["truth"])
+    gray = Image.fromarray(gray_u8(np.asarray(truth))).convert("RGB")
+    pred = _thumbnail(item["prediction"]).resize(truth.size)
+    canvas = Image.new("RGB", (3 * truth.width + 8, truth.height), "white")
+    for i, part in enumerate((gray, pred, truth)):
+        canvas.paste(part, (i * (truth.width + 4), 0))
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _gallery(title: str, items: list[dict]) -> str:
+    figures = []
+    for item in items:
+        try:
+            data = _triptych(item)
+        except OSError:
+            continue
+        caption = f"{html.escape(item['image'])}<br>PSNR {_fmt(item['psnr'])} dB, SSIM {item['ssim']:.4f}"
+        figures.append(f'<figure><img alt="{html.escape(item["image"])}" src="data:image/png;base64,{data}">'
+                       f"<figcaption>{caption}</figcaption></figure>")
+    return f"<h2>{html.escape(title)}</h2><div class=\"gallery\">{''.join(figures)}</div>"
+
+
+def _histogram_svg(counts: np.ndarray) -> str:
+    width, height, bar = 640, 180, 640 / len(counts)
+    peak = max(int(counts.max()), 1)
+    bars = []
+    for i, count in enumerate(counts):
+        h = (height - 30) * count / peak
+        label = f"<{HIST_RANGE[0]}" if i == 0 else f"{HIST_RANGE[0] + i - 1}"
+        bars.append(
+            f'<rect x="{i * bar:.1f}" y="{height - 20 - h:.1f}" width="{bar - 1:.1f}" height="{h:.1f}" '
+            f'fill="#4a7fb5"><title>{label} dB: {count}</title></rect>'
+        )
+        if i % 5 == 0:
+            bars.append(f'<text x="{i * bar:.1f}" y="{height - 5}" font-size="10">{label}</text>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'role="img" aria-label="PSNR histogram (dB)">{"".join(bars)}</svg>')

@@ -1,0 +1,111 @@
+"""``colorbatch score``: PSNR/SSIM/colourfulness of predictions against ground truth.
+
+Predictions and truth pair by relative path, ignoring the extension. Pairs are scored in
+parallel (joblib) from a lazy generator and folded into ``Summary`` as they arrive, so memory
+does not grow with the number of images.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from joblib import Parallel, delayed
+
+from colorbatch.discover import iter_images
+from colorbatch.errors import ImageError, InvalidPathError
+from colorbatch.imaging import read_rgb
+from colorbatch.pairing import find_partner
+from colorbatch.summary import Summary, gray_baseline, score_pair
+
+
+@dataclass
+class ScoreResult:
+    summary: Summary
+    baseline: Summary | None
+    unmatched_pred: list[str] = field(default_factory=list)
+    unmatched_truth: list[str] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+
+    @property
+    def unmatched_count(self) -> int:
+        return len(self.unmatched_pred) + len(self.unmatched_truth)
+
+
+def score_files(relative: str, pred_path: str, truth_path: str, baseline: bool) -> dict:
+    """One row: the metrics of a prediction file against its truth file (and the baseline's)."""
+    row: dict = {"image": relative, "prediction": pred_path, "truth": truth_path}
+    try:
+        pred, truth = read_rgb(Path(pred_path)), read_rgb(Path(truth_path))
+        if pred.shape != truth.shape:
+            raise ValueError(f"size mismatch: prediction {pred.shape[1]}x{pred.shape[0]}, "
+                             f"truth {truth.shape[1]}x{truth.shape[0]}")
+        score = score_pair(pred, truth)
+    except (ImageError, ValueError) as exc:
+        row["error"] = str(exc)
+        return row
+    row.update(psnr=score.psnr, mse=score.mse, ssim=score.ssim, colourfulness=score.colourfulness,
+               colourfulness_truth=score.colourfulness_truth, pixels=pred.shape[0] * pred.shape[1])
+    if baseline:
+        base = score_pair(gray_baseline(truth), truth)
+        row.update(baseline_psnr=base.psnr, baseline_mse=base.mse, baseline_ssim=base.ssim)
+    return row
+
+
+def iter_pairs(pred_dir: Path, truth_dir: Path, unmatched: list[str]) -> Iterator[tuple[str, str, str]]:
+    """Pairs ``(relative, pred, truth)``; predictions without truth go to ``unmatched``."""
+    for pred in iter_images(pred_dir):
+        relative = pred.relative_to(pred_dir)
+        truth = find_partner(truth_dir, relative)
+        if truth is None:
+            unmatched.append(relative.as_posix())
+        else:
+            yield relative.as_posix(), str(pred), str(truth)
+
+
+def truth_without_prediction(pred_dir: Path, truth_dir: Path) -> Iterator[str]:
+    for truth in iter_images(truth_dir):
+        relative = truth.relative_to(truth_dir)
+        if find_partner(pred_dir, relative) is None:
+            yield relative.as_posix()
+
+
+def _fold(summary: Summary, row: dict, prefix: str = "") -> None:
+    from colorbatch.summary import ImageScore
+
+    summary.add(
+        ImageScore(psnr=row[f"{prefix}psnr"], mse=row[f"{prefix}mse"], ssim=row[f"{prefix}ssim"],
+                   colourfulness=0.0 if prefix else row["colourfulness"],
+                   colourfulness_truth=row["colourfulness_truth"]),
+        row["pixels"],
+    )
+
+
+def score_trees(pred_dir: Path, truth_dir: Path, jobs: int = -1, baseline: bool = False,
+                on_row: Callable[[dict], None] | None = None) -> ScoreResult:
+    """Score every prediction under ``pred_dir`` against ``truth_dir``."""
+    for folder, label in ((pred_dir, "prediction"), (truth_dir, "truth")):
+        if not Path(folder).is_dir():
+            raise InvalidPathError(f"{folder}: {label} folder does not exist")
+    result = ScoreResult(Summary(), Summary() if baseline else None)
+    pairs = iter_pairs(Path(pred_dir), Path(truth_dir), result.unmatched_pred)
+    parallel = Parallel(n_jobs=jobs, return_as="generator", batch_size=64, pre_dispatch="8*n_jobs")
+    for row in parallel(delayed(score_files)(rel, p, t, baseline) for rel, p, t in pairs):
+        if "error" in row:
+            result.failed.append({"image": row["image"], "error": row["error"]})
+        else:
+            _fold(result.summary, row)
+            if result.baseline is not None:
+                _fold(result.baseline, row, prefix="baseline_")
+        if on_row is not None:
+            on_row(row)
+    result.unmatched_truth = list(truth_without_prediction(Path(pred_dir), Path(truth_dir)))
+    return result
+
+
+def format_db(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return "inf" if math.isinf(value) else f"{value:.2f}"

@@ -1,0 +1,166 @@
+"""ONNX Runtime sessions for colorbatch models: provider choice, metadata, inference.
+
+``auto`` uses CUDA only when a CUDA session really runs (the session lists the provider and a
+warm-up batch succeeds), hiding onnxruntime's library-loading noise; ``cuda`` that cannot run is
+a ``DeviceError`` quoting what onnxruntime said was missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from colorbatch.errors import DeviceError, ModelError
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+BUNDLED_MODEL = "colorbatch-default.onnx"
+
+
+def bundled_model_path() -> Path:
+    """The ONNX model shipped inside the package."""
+    path = Path(str(resources.files("colorbatch") / "models" / BUNDLED_MODEL))
+    if not path.is_file():
+        raise ModelError(
+            f"no bundled model at {path}: this build of colorbatch ships without one; "
+            f"pass --model PATH (train one with 'colorbatch train', export with 'colorbatch export')"
+        )
+    return path
+
+
+@dataclass
+class ModelInfo:
+    """What the runtime needs from a model's ``metadata_props``."""
+
+    arch: str = "unknown"
+    train_size: int = 32
+    working_size: int = 32
+    size_multiple: int = 1
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_metadata(cls, props: dict[str, str]) -> ModelInfo:
+        def number(key: str, default: int) -> int:
+            try:
+                return int(props.get(key, default))
+            except ValueError:
+                raise ModelError(f"model metadata {key}={props[key]!r} is not an integer") from None
+
+        train_size = number("train_size", 32)
+        return cls(
+            arch=props.get("arch", "unknown"),
+            train_size=train_size,
+            working_size=number("working_size", train_size),
+            size_multiple=number("size_multiple", 1),
+            metadata=dict(props),
+        )
+
+
+@contextlib.contextmanager
+def _captured_stderr():
+    """Collect what native code writes to file descriptor 2 (onnxruntime's logger)."""
+    captured: list[str] = []
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = re.sub(r"\x1b\[[0-9;]*m", "", sink.read().decode(errors="replace"))
+            captured.extend(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _options(threads: int | None):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    return options
+
+
+def _cuda_session(path: Path, threads: int | None, probe_shape: tuple[int, ...]):
+    """A session that really runs on CUDA, or ``(None, reason)``."""
+    import onnxruntime as ort
+
+    if CUDA not in ort.get_available_providers():
+        return None, "this onnxruntime build has no CUDA provider (install onnxruntime-gpu)"
+    with _captured_stderr() as lines:
+        try:
+            session = ort.InferenceSession(str(path), _options(threads), providers=[CUDA, CPU])
+            if session.get_providers()[0] != CUDA:
+                session = None
+            else:
+                session.run(None, {session.get_inputs()[0].name: np.zeros(probe_shape, np.float32)})
+        except Exception as exc:  # onnxruntime raises its own Fail/RuntimeException types
+            lines.append(str(exc))
+            session = None
+    if session is None:
+        reasons = [line for line in lines if "cuda" in line.lower() or "cudnn" in line.lower()]
+        return None, "; ".join(reasons[-2:]) or "the CUDA provider did not load"
+    return session, ""
+
+
+class OnnxColorModel:
+    """An ONNX colorization model: gray ``(N, 1, H, W)`` -> RGB ``(N, 3, H, W)``, float32 [0, 1]."""
+
+    def __init__(self, path: Path | None = None, device: str = "auto", threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path) if path is not None else bundled_model_path()
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: no such model file")
+        ort.set_default_logger_severity(3)
+        try:
+            cpu_session = ort.InferenceSession(str(self.path), _options(threads), providers=[CPU])
+        except Exception as exc:  # onnxruntime's own exception types
+            raise ModelError(f"{self.path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:300]})") from None
+        self.info = ModelInfo.from_metadata(cpu_session.get_modelmeta().custom_metadata_map)
+        self._check_contract(cpu_session)
+        self.session = cpu_session
+        if device in ("auto", "cuda"):
+            probe = (1, 1, self.info.train_size, self.info.train_size)
+            cuda_session, reason = _cuda_session(self.path, threads, probe)
+            if cuda_session is not None:
+                self.session = cuda_session
+            elif device == "cuda":
+                raise DeviceError(f"--device cuda: CUDA cannot run here: {reason}")
+        elif device != "cpu":
+            raise DeviceError(f"unknown device {device!r} (auto, cpu or cuda)")
+        self.provider = self.session.get_providers()[0]
+        self.input_name = self.session.get_inputs()[0].name
+
+    def _check_contract(self, session) -> None:
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] != 1:
+            raise ModelError(
+                f"{self.path}: not a colorbatch model (needs one input gray (N,1,H,W) and one "
+                f"output rgb (N,3,H,W); has {[(i.name, i.shape) for i in inputs]} -> "
+                f"{[(o.name, o.shape) for o in outputs]})"
+            )
+
+    def __call__(self, gray: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(gray, np.float32)})[0]
+
+    def describe(self) -> dict[str, object]:
+        return {"path": str(self.path), "provider": self.provider, **self.info.metadata}
+
+
+def metadata_json(props: dict[str, str], key: str) -> object:
+    """A metadata value stored as JSON (training metrics, arguments), or the raw string."""
+    try:
+        return json.loads(props[key])
+    except (KeyError, json.JSONDecodeError):
+        return props.get(key)

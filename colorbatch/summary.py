@@ -1,0 +1,98 @@
+"""Per-image scores and their aggregate: the one place where a set of images becomes numbers.
+
+``score_pair`` measures one prediction against its truth; ``Summary`` accumulates rows in
+constant memory (running sums plus a PSNR list for median and percentile). Training, ``run
+--truth`` and ``score`` all go through here, so they print the same numbers for the same images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from colorbatch import metrics
+from colorbatch.color import gray_u8
+
+
+@dataclass
+class ImageScore:
+    psnr: float
+    mse: float
+    ssim: float
+    colourfulness: float
+    colourfulness_truth: float
+
+
+def score_pair(pred: np.ndarray, truth: np.ndarray) -> ImageScore:
+    """All metrics for one uint8 RGB prediction against its uint8 RGB truth."""
+    value = metrics.mse(pred, truth)
+    return ImageScore(
+        psnr=metrics.psnr_from_mse(value),
+        mse=value,
+        ssim=metrics.ssim(pred, truth),
+        colourfulness=metrics.colourfulness(pred),
+        colourfulness_truth=metrics.colourfulness(truth),
+    )
+
+
+def gray_baseline(truth: np.ndarray) -> np.ndarray:
+    """The no-colour prediction: the truth's own BT.601 gray copy on three channels."""
+    return np.repeat(gray_u8(truth)[..., None], 3, axis=-1)
+
+
+@dataclass
+class Summary:
+    """Running aggregate of ``ImageScore`` rows."""
+
+    count: int = 0
+    infinite: int = 0
+    finite_psnr: list[float] = field(default_factory=list)
+    _mse_sum: float = 0.0
+    _pixels: int = 0
+    _ssim_sum: float = 0.0
+    _colour_sum: float = 0.0
+    _colour_truth_sum: float = 0.0
+
+    def add(self, score: ImageScore, pixels: int) -> None:
+        self.count += 1
+        if math.isinf(score.psnr):
+            self.infinite += 1
+        else:
+            self.finite_psnr.append(score.psnr)
+        self._mse_sum += score.mse * pixels
+        self._pixels += pixels
+        self._ssim_sum += score.ssim
+        self._colour_sum += score.colourfulness
+        self._colour_truth_sum += score.colourfulness_truth
+
+    def aggregate(self) -> dict[str, float | int | None]:
+        """Mean/median/p5 PSNR over finite values, pooled PSNR, means of the other metrics."""
+        finite = np.asarray(self.finite_psnr, dtype=np.float64)
+
+        def over(values: np.ndarray, fn) -> float | None:
+            return float(fn(values)) if values.size else None
+
+        def mean_of(total: float) -> float | None:
+            return total / self.count if self.count else None
+
+        return {
+            "scored": self.count,
+            "infinite": self.infinite,
+            "psnr_mean": over(finite, np.mean),
+            "psnr_median": over(finite, np.median),
+            "psnr_p5": over(finite, lambda v: np.percentile(v, 5)),
+            "psnr_pooled": metrics.psnr_from_mse(self._mse_sum / self._pixels) if self._pixels else None,
+            "ssim_mean": mean_of(self._ssim_sum),
+            "colourfulness_mean": mean_of(self._colour_sum),
+            "colourfulness_truth_mean": mean_of(self._colour_truth_sum),
+        }
+
+
+def summarise(preds: np.ndarray, truths: np.ndarray) -> dict[str, float | int | None]:
+    """Aggregate over paired uint8 RGB stacks ``(N, H, W, 3)``."""
+    summary = Summary()
+    for pred, truth in zip(preds, truths):
+        summary.add(score_pair(pred, truth), pred.shape[0] * pred.shape[1])
+    return summary.aggregate()

@@ -1,0 +1,143 @@
+"""Checkpoint -> self-describing ONNX model, verified against PyTorch before it is kept.
+
+The graph contract: input ``gray`` float32 ``(N, 1, H, W)`` in [0, 1], output ``rgb`` float32
+``(N, 3, H, W)`` in [0, 1]. Batch is dynamic; height and width are dynamic, as multiples of
+``size_multiple`` where the architecture needs that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from colorbatch.train.checkpoint import file_sha256, load_checkpoint, model_from_checkpoint
+from torch.export import Dim
+
+from colorbatch import __version__
+from colorbatch.errors import ExportError, InvalidPathError
+
+from .verify import verify_against_torch
+
+DEFAULT_OPSET = 18
+COLOUR_SPACE = (
+    "input: BT.601 luma (0.299R+0.587G+0.114B) in [0,1]; output: RGB in [0,1]; "
+    "chroma: full-range YCbCr"
+)
+FP32_TOLERANCE = 1e-4
+MAX_SIDE = 16384
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    max_abs_diff: float
+    checks: list[str] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def _dynamic_shapes(multiple: int) -> dict[str, dict[int, Any]]:
+    batch = Dim("batch", min=1, max=4096)
+    if multiple > 1:
+        blocks = MAX_SIDE // multiple
+        return {"gray": {0: batch, 2: multiple * Dim("h_blocks", min=1, max=blocks),
+                         3: multiple * Dim("w_blocks", min=1, max=blocks)}}
+    return {"gray": {0: batch, 2: Dim("height", min=1, max=MAX_SIDE), 3: Dim("width", min=1, max=MAX_SIDE)}}
+
+
+def build_metadata(payload: dict[str, Any], checkpoint: Path, multiple: int, working_size: int | None,
+                   precision: str = "fp32") -> dict[str, str]:
+    train_size = int(payload.get("train_size", 32))
+    return {
+        "arch": payload["arch"],
+        "arch_kwargs": json.dumps(payload["arch_kwargs"]),
+        "train_size": str(train_size),
+        "working_size": str(working_size or payload.get("working_size", train_size)),
+        "size_multiple": str(multiple),
+        "size_constraint": f"height and width multiples of {multiple}" if multiple > 1 else "any",
+        "colour_space": COLOUR_SPACE,
+        "contract": "gray float32 (N,1,H,W) in [0,1] -> rgb float32 (N,3,H,W) in [0,1]",
+        "colorbatch_version": __version__,
+        "epoch": str(payload["epoch"]),
+        "training_metrics": json.dumps(payload.get("metrics", {}), default=float),
+        "source_checkpoint": checkpoint.name,
+        "source_sha256": file_sha256(checkpoint),
+        "precision": precision,
+    }
+
+
+def _check_writable(out: Path) -> None:
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise InvalidPathError(f"cannot write {out}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise InvalidPathError(f"cannot write {out}: folder {folder} is not writable")
+
+
+def _torch_to_onnx(model: torch.nn.Module, path: Path, multiple: int, train_size: int, opset: int) -> None:
+    # An example of 2 x 2 blocks keeps every symbolic size above 1, which torch.export would pin.
+    side = max(train_size, 2 * multiple)
+    example = torch.rand(2, 1, side, side)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model, (example,), input_names=["gray"], output_names=["rgb"], dynamo=True,
+            dynamic_shapes=_dynamic_shapes(multiple), opset_version=opset, verbose=False,
+        )
+    program.save(str(path))
+
+
+def _finish(path: Path, metadata: dict[str, str], simplify: bool) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    if simplify:
+        import onnxscript.optimizer
+
+        model = onnxscript.optimizer.optimize(model)
+    del model.metadata_props[:]
+    for key, value in metadata.items():
+        model.metadata_props.add(key=key, value=value)
+    model.producer_name, model.producer_version = "colorbatch", __version__
+    onnx.save(model, str(path))
+    onnx.checker.check_model(str(path), full_check=True)
+
+
+def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DEFAULT_OPSET,
+                      simplify: bool = True, working_size: int | None = None,
+                      real_images: list[np.ndarray] | None = None) -> ExportResult:
+    """Export ``checkpoint`` to ONNX at ``out`` (default: beside it, ``.onnx``), verified.
+
+    Nothing is left at ``out`` when verification fails.
+    """
+    checkpoint = Path(checkpoint)
+    payload = load_checkpoint(checkpoint)
+    model = model_from_checkpoint(payload)
+    out = Path(out) if out is not None else checkpoint.with_suffix(".onnx")
+    _check_writable(out)
+    multiple = int(getattr(model, "size_multiple", 1))
+    metadata = build_metadata(payload, checkpoint, multiple, working_size)
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        _torch_to_onnx(model, tmp, multiple, int(metadata["train_size"]), opset)
+        _finish(tmp, metadata, simplify)
+        diff, checks = verify_against_torch(model, tmp, int(metadata["train_size"]), multiple, real_images)
+        if diff > FP32_TOLERANCE:
+            raise ExportError(
+                f"verification failed: onnxruntime and PyTorch differ by {diff:.2e} "
+                f"(limit {FP32_TOLERANCE:.0e}); no file written"
+            )
+        os.replace(tmp, out)
+    except ExportError:
+        raise
+    except Exception as exc:  # the exporter and checker raise many types
+        raise ExportError(f"export of {checkpoint} failed: {type(exc).__name__}: {str(exc)[:400]}") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return ExportResult(out, diff, checks, metadata)

@@ -1,0 +1,43 @@
+"""Compare an ONNX file with the PyTorch model it came from, on random and real inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from colorbatch.color import gray_u8
+from colorbatch.colorize import network_input
+
+
+def _real_inputs(images: list[np.ndarray], side: int) -> np.ndarray:
+    grays = [gray_u8(image).astype(np.float32) / 255 for image in images]
+    return np.stack([network_input(g, (side, side)) for g in grays])
+
+
+def verify_against_torch(model: torch.nn.Module, path: Path, train_size: int, multiple: int,
+                         real_images: list[np.ndarray] | None = None) -> tuple[float, list[str]]:
+    """Max absolute difference over two batch sizes, two spatial sizes and real images."""
+    import onnxruntime as ort
+
+    from colorbatch.samples import sample_images
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    small = max(train_size, multiple)
+    large = small + (multiple if multiple > 1 else 13)  # odd size: exercises internal padding
+    inputs = [rng.random((batch, 1, h, w), dtype=np.float32)
+              for batch in (1, 3) for h, w in ((small, small), (small, large))]
+    if real_images is None:
+        real_images = list(sample_images(("astronaut", "coffee", "chelsea")).values())
+    inputs.append(_real_inputs(real_images, small))
+    worst, checks = 0.0, []
+    for gray in inputs:
+        with torch.no_grad():
+            expected = model(torch.from_numpy(gray)).numpy()
+        got = session.run(None, {"gray": gray})[0]
+        diff = float(np.abs(expected - got).max())
+        checks.append(f"input {tuple(gray.shape)}: max |onnx - torch| = {diff:.2e}")
+        worst = max(worst, diff)
+    return worst, checks

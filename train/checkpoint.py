@@ -1,0 +1,71 @@
+"""Self-describing checkpoints: everything needed to rebuild, resume or export a model."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from colorbatch import __version__
+from colorbatch.errors import CheckpointError
+
+from .models import UnknownModelError, create_model
+
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("format_version", "arch", "arch_kwargs", "state_dict", "epoch")
+
+
+def save_checkpoint(path: Path, **fields: Any) -> None:
+    """Write atomically (temp file + rename), so an interrupted save never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format_version": FORMAT_VERSION, "colorbatch_version": __version__, **fields}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read and validate a colorbatch checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise CheckpointError(f"{path}: not a torch checkpoint ({type(exc).__name__})") from exc
+    if not isinstance(payload, dict) or any(key not in payload for key in REQUIRED_KEYS):
+        raise CheckpointError(
+            f"{path}: not a colorbatch checkpoint (needs keys {', '.join(REQUIRED_KEYS)})"
+        )
+    if payload["format_version"] > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format {payload['format_version']} is newer than this "
+            f"colorbatch understands ({FORMAT_VERSION}); upgrade colorbatch"
+        )
+    return payload
+
+
+def model_from_checkpoint(payload: dict[str, Any]) -> nn.Module:
+    """Rebuild the model a checkpoint describes and load its weights (eval mode)."""
+    try:
+        model = create_model(payload["arch"], **payload["arch_kwargs"])
+    except UnknownModelError as exc:
+        raise CheckpointError(str(exc)) from exc
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"weights do not fit {payload['arch']}: {exc}") from exc
+    return model.eval()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,170 @@
+"""Training data: colour images decoded once into uint8 arrays, gray derived with BT.601.
+
+Three layouts are accepted (see ``load_dataset``):
+- a tree of colour images, any depth; ``train/`` and ``test/`` subfolders are used as such;
+- paired colour and gray trees (``gray_dir``), matched by relative path without extension;
+- CIFAR-10's python batches folder (``cifar-10-batches-py``).
+
+Decoding happens once; the arrays are cached as ``.npz`` so later epochs and runs are bound by
+compute, not by JPEG decoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from colorbatch.color import gray_u8
+from colorbatch.discover import IMAGE_EXTENSIONS, iter_images
+from colorbatch.errors import DataError
+
+
+@dataclass
+class Split:
+    """Colour images ``(N, S, S, 3)`` and their gray inputs ``(N, S, S)``, both uint8."""
+
+    color: np.ndarray
+    gray: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.color)
+
+    def subset(self, index: np.ndarray) -> Split:
+        return Split(self.color[index], self.gray[index])
+
+
+@dataclass
+class Dataset:
+    train: Split
+    test: Split | None
+    source: str
+
+
+def _fit_square(image: Image.Image, size: int) -> Image.Image:
+    """Short side to ``size``, then a centred ``size`` x ``size`` crop."""
+    if image.size == (size, size):
+        return image
+    scale = size / min(image.size)
+    w, h = max(size, round(image.width * scale)), max(size, round(image.height * scale))
+    image = image.resize((w, h), Image.Resampling.BICUBIC)
+    left, top = (w - size) // 2, (h - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def _decode(path: Path, mode: str, size: int) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            return np.asarray(_fit_square(image.convert(mode), size))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be read as an image ({exc})") from exc
+
+
+def _list_images(root: Path) -> list[Path]:
+    return sorted(iter_images(root))
+
+
+def _cache_path(cache_dir: Path, key_parts: list[str]) -> Path:
+    digest = hashlib.sha256("\n".join(key_parts).encode()).hexdigest()[:16]
+    return cache_dir / f"images-{digest}.npz"
+
+
+def _load_color_tree(root: Path, size: int, cache_dir: Path | None) -> Split:
+    paths = _list_images(root)
+    if not paths:
+        raise DataError(f"{root}: no images found (extensions: {', '.join(IMAGE_EXTENSIONS)})")
+    cache = None
+    if cache_dir is not None:
+        stamp = [str(root.resolve()), str(size), *(f"{p}:{p.stat().st_size}" for p in paths)]
+        cache = _cache_path(cache_dir, stamp)
+        if cache.exists():
+            with np.load(cache) as stored:
+                return Split(stored["color"], stored["gray"])
+    color = np.stack([_decode(p, "RGB", size) for p in paths])
+    split = Split(color, np.stack([gray_u8(c) for c in color]))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, color=split.color, gray=split.gray)
+        tmp.replace(cache)
+    return split
+
+
+def _load_paired(color_root: Path, gray_root: Path, size: int) -> Split:
+    def by_stem(root: Path) -> dict[str, Path]:
+        return {str(p.relative_to(root).with_suffix("")): p for p in _list_images(root)}
+
+    colors, grays = by_stem(color_root), by_stem(gray_root)
+    unmatched = sorted(set(colors) ^ set(grays))
+    if unmatched:
+        examples = ", ".join(unmatched[:5])
+        raise DataError(
+            f"{len(unmatched)} images in {color_root} and {gray_root} have no partner "
+            f"(matched by relative path without extension), e.g. {examples}"
+        )
+    if not colors:
+        raise DataError(f"{color_root}: no images found")
+    mismatched = []
+    for key in sorted(colors):
+        with Image.open(colors[key]) as c, Image.open(grays[key]) as g:
+            if c.size != g.size:
+                mismatched.append(f"{key} ({c.size[0]}x{c.size[1]} vs {g.size[0]}x{g.size[1]})")
+    if mismatched:
+        raise DataError(f"{len(mismatched)} colour/gray pairs differ in size, e.g. {', '.join(mismatched[:5])}")
+    keys = sorted(colors)
+    return Split(
+        np.stack([_decode(colors[k], "RGB", size) for k in keys]),
+        np.stack([_decode(grays[k], "L", size) for k in keys]),
+    )
+
+
+def _load_cifar_batches(root: Path, names: list[str]) -> Split:
+    arrays = []
+    for name in names:
+        try:
+            with open(root / name, "rb") as handle:
+                batch = pickle.load(handle, encoding="bytes")
+            arrays.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        except (OSError, KeyError, pickle.UnpicklingError, ValueError) as exc:
+            raise DataError(f"{root / name}: not a CIFAR-10 python batch ({exc})") from exc
+    color = np.ascontiguousarray(np.concatenate(arrays).transpose(0, 2, 3, 1))
+    return Split(color, np.stack([gray_u8(c) for c in color]))
+
+
+def is_cifar_batches(root: Path) -> bool:
+    return (root / "data_batch_1").is_file()
+
+
+def load_dataset(
+    data_dir: Path, gray_dir: Path | None = None, size: int = 32, cache_dir: Path | None = None
+) -> Dataset:
+    """Load training (and, when present, test) images from ``data_dir``."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(f"{data_dir}: not a folder")
+    if gray_dir is not None:
+        return Dataset(_load_paired(data_dir, Path(gray_dir), size), None, f"paired {data_dir} + {gray_dir}")
+    if is_cifar_batches(data_dir):
+        train = _load_cifar_batches(data_dir, [f"data_batch_{i}" for i in range(1, 6)])
+        test = _load_cifar_batches(data_dir, ["test_batch"]) if (data_dir / "test_batch").is_file() else None
+        return Dataset(train, test, f"CIFAR-10 batches {data_dir}")
+    if (data_dir / "train").is_dir() and (data_dir / "test").is_dir():
+        return Dataset(
+            _load_color_tree(data_dir / "train", size, cache_dir),
+            _load_color_tree(data_dir / "test", size, cache_dir),
+            f"colour tree {data_dir} (train/ and test/)",
+        )
+    return Dataset(_load_color_tree(data_dir, size, cache_dir), None, f"colour tree {data_dir}")
+
+
+def split_train_val(split: Split, seed: int, val_fraction: float = 0.1) -> tuple[Split, Split]:
+    """Deterministic 9:1 (by default) split for a given seed."""
+    order = np.random.default_rng(seed).permutation(len(split))
+    n_val = max(1, round(len(split) * val_fraction))
+    if n_val >= len(split):
+        raise DataError(f"need at least 2 images to split into train and validation, got {len(split)}")
+    return split.subset(np.sort(order[n_val:])), split.subset(np.sort(order[:n_val]))

@@ -1,0 +1,173 @@
+"""Colorization networks by name.
+
+Every model takes gray ``(N, 1, H, W)`` in [0, 1] and returns RGB ``(N, 3, H, W)`` in [0, 1]:
+one contract for training, export and runtime. ``create_model(name, **kwargs)`` builds one;
+``MODELS`` lists the names. Each class exposes ``size_multiple`` (the input side must be a
+multiple of it; 1 means any size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .color import chroma_to_rgb
+
+MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+class UnknownModelError(ValueError):
+    """A model name that is not in the registry."""
+
+
+def register_model(name: str):
+    def wrap(constructor: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        MODELS[name] = constructor
+        return constructor
+
+    return wrap
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """Build the registered model ``name`` with its constructor arguments."""
+    if name not in MODELS:
+        raise UnknownModelError(f"unknown architecture {name!r}; known: {', '.join(sorted(MODELS))}")
+    return MODELS[name](**kwargs)
+
+
+# --- seed-unet: the original recipe's architecture -------------------------------------------
+
+
+def _conv_bn_relu(cin: int, cout: int, stride: int = 2) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
+
+
+def _upconv_bn_relu(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class SeparableConv2d(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.depthwise = nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False)
+        self.pointwise = nn.Conv2d(cin, cout, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(x))
+
+
+class SeedUNet(nn.Module):
+    """The original recipe: five stride-2 conv-BN-ReLU blocks, transposed-conv decoder with
+    skip concatenation, gray input concatenated before a separable conv, sigmoid RGB."""
+
+    size_multiple = 32
+
+    def __init__(self, widths: tuple[int, ...] = (128, 128, 256, 512, 512)) -> None:
+        super().__init__()
+        w1, w2, w3, w4, w5 = widths
+        self.encoder = nn.ModuleList(
+            [_conv_bn_relu(1, w1), _conv_bn_relu(w1, w2), _conv_bn_relu(w2, w3),
+             _conv_bn_relu(w3, w4), _conv_bn_relu(w4, w5)]
+        )
+        self.decoder = nn.ModuleList(
+            [_upconv_bn_relu(w5, w4), _upconv_bn_relu(2 * w4, w3), _upconv_bn_relu(2 * w3, w2),
+             _upconv_bn_relu(2 * w2, w1), _upconv_bn_relu(2 * w1, 3)]
+        )
+        self.final_conv = SeparableConv2d(3 + 1, 3)
+
+    def forward(self, gray: torch.Tensor) -> torch.Tensor:
+        skips = []
+        x = gray
+        for block in self.encoder:
+            x = block(x)
+            skips.append(x)
+        skips.pop()  # the deepest feature map is the decoder's input, not a skip
+        for block in self.decoder:
+            x = block(x)
+            if skips:
+                x = torch.cat([x, skips.pop()], dim=1)
+        return torch.sigmoid(self.final_conv(torch.cat([x, gray], dim=1)))
+
+
+@register_model("seed-unet")
+def seed_unet(widths: tuple[int, ...] = (128, 128, 256, 512, 512)) -> nn.Module:
+    return SeedUNet(widths=tuple(widths))
+
+
+# --- chroma-unet: predicts chroma, keeps the input's luminance -------------------------------
+
+
+class DoubleConv(nn.Sequential):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        )
+
+
+class GlobalContext(nn.Module):
+    """Squeeze the bottleneck to one vector and add it back everywhere: scene-level colour cues."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(channels, channels), nn.ReLU(inplace=True),
+                                 nn.Linear(channels, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        context = self.mlp(x.mean(dim=(2, 3)))
+        return x + context[:, :, None, None]
+
+
+class ChromaUNet(nn.Module):
+    """U-Net that predicts (Cb, Cr) from luminance and recombines them with the exact input
+    luminance, so its output never changes the brightness it was given."""
+
+    size_multiple = 1
+
+    def __init__(self, width: int = 32, depth: int = 3, global_context: bool = True) -> None:
+        super().__init__()
+        widths = [width * 2**i for i in range(depth + 1)]
+        self.stem = DoubleConv(1, widths[0])
+        self.down = nn.ModuleList(DoubleConv(widths[i], widths[i + 1]) for i in range(depth))
+        self.context = GlobalContext(widths[-1]) if global_context else nn.Identity()
+        self.up = nn.ModuleList(
+            nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(depth))
+        )
+        self.merge = nn.ModuleList(DoubleConv(2 * widths[i], widths[i]) for i in reversed(range(depth)))
+        self.head = nn.Conv2d(widths[0], 2, 1)
+        self.depth = depth
+
+    def forward(self, gray: torch.Tensor) -> torch.Tensor:
+        height, width = gray.shape[-2:]
+        multiple = 2**self.depth
+        pad_h, pad_w = (-height) % multiple, (-width) % multiple
+        # Always pad (possibly by 0): a data-dependent branch would be fixed at export time.
+        x = F.pad(gray, (0, pad_w, 0, pad_h), mode="replicate")
+        x = self.stem(x - 0.5)
+        skips = [x]
+        for block in self.down:
+            x = block(F.max_pool2d(x, 2))
+            skips.append(x)
+        x = self.context(skips.pop())
+        for up, merge in zip(self.up, self.merge):
+            x = merge(torch.cat([up(x), skips.pop()], dim=1))
+        chroma = 0.5 * torch.tanh(self.head(x))[..., :height, :width]
+        return chroma_to_rgb(gray, chroma)
+
+
+@register_model("chroma-unet")
+def chroma_unet(width: int = 32, depth: int = 3, global_context: bool = True) -> nn.Module:
+    return ChromaUNet(width=width, depth=depth, global_context=global_context)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

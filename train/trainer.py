@@ -1,0 +1,333 @@
+"""The training loop: read it top to bottom.
+
+    colorbatch train --data data/cifar10 --out runs/default --epochs 20
+    colorbatch train --data data/cifar10 --out runs/exp3 --arch seed-unet --preset exp3 \
+        --vgg-weights ~/.cache/torch/hub/checkpoints/vgg16-397923af.pth
+    colorbatch train --data data/cifar10 --out runs/default --resume runs/default/param/last.pth
+
+The run folder gets comparison/, loss/, metrics/, param/, output.log and history.csv.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from colorbatch.color import to_uint8
+from colorbatch.errors import DataError
+from colorbatch.summary import summarise
+
+from . import artefacts
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data import Split, load_dataset, split_train_val
+from .losses import ColorizationLoss, LossWeights, load_vgg16_features
+from .models import count_parameters, create_model
+
+log = logging.getLogger("colorbatch.train")
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    gray_dir: str | None = None
+    arch: str = "chroma-unet"
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 2e-3
+    schedule: str = "onecycle"  # onecycle | cosine | constant
+    loss: dict[str, float] = field(default_factory=lambda: dataclasses.asdict(LossWeights()))
+    vgg_weights: str | None = None
+    seed: int = 0
+    eval_every: int = 5
+    device: str = "auto"
+    flip: bool = True
+    crop: bool = False
+    image_size: int = 32
+    max_images: int | None = None
+    cache_dir: str | None = None
+    compare_count: int = 8
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from colorbatch.errors import DeviceError
+
+        raise DeviceError("--device cuda: torch sees no usable CUDA device here")
+    return torch.device(name)
+
+
+def _to_tensors(split: Split, index: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    gray = torch.from_numpy(split.gray[index]).to(device).float().div_(255).unsqueeze(1)
+    color = torch.from_numpy(split.color[index]).to(device).float().div_(255).permute(0, 3, 1, 2)
+    return gray, color.contiguous()
+
+
+def _augment(gray: torch.Tensor, color: torch.Tensor, config: TrainConfig, rng: torch.Generator):
+    if config.flip:
+        flip = torch.rand(gray.shape[0], generator=rng) < 0.5
+        gray[flip], color[flip] = gray[flip].flip(-1), color[flip].flip(-1)
+    if config.crop:
+        size = gray.shape[-1]
+        pad = size // 8
+        both = torch.nn.functional.pad(torch.cat([gray, color], 1), (pad,) * 4, mode="reflect")
+        dx, dy = (int(v) for v in torch.randint(0, 2 * pad + 1, (2,), generator=rng))
+        both = both[..., dy : dy + size, dx : dx + size]
+        gray, color = both[:, :1].contiguous(), both[:, 1:].contiguous()
+    return gray, color
+
+
+@torch.no_grad()
+def predict(model: nn.Module, gray_u8: np.ndarray, device: torch.device, batch_size: int = 256) -> np.ndarray:
+    """Colorize uint8 gray ``(N, H, W)`` into uint8 RGB ``(N, H, W, 3)``, as files would hold it."""
+    model.eval()
+    outputs = []
+    for start in range(0, len(gray_u8), batch_size):
+        gray = torch.from_numpy(gray_u8[start : start + batch_size]).to(device).float().div(255).unsqueeze(1)
+        rgb = model(gray).float().permute(0, 2, 3, 1).cpu().numpy()
+        outputs.append(to_uint8(rgb))
+    return np.concatenate(outputs)
+
+
+def evaluate(model: nn.Module, split: Split, device: torch.device) -> dict[str, Any]:
+    """PSNR/SSIM/colourfulness of the model on a split, with ``colorbatch score``'s code."""
+    return summarise(predict(model, split.gray, device), split.color)
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.out = Path(config.out)
+        self.device = pick_device(config.device)
+        torch.manual_seed(config.seed)
+        self.rng = torch.Generator().manual_seed(config.seed)
+        dataset = load_dataset(
+            Path(config.data),
+            Path(config.gray_dir) if config.gray_dir else None,
+            size=config.image_size,
+            cache_dir=Path(config.cache_dir) if config.cache_dir else None,
+        )
+        full = dataset.train
+        if config.max_images:
+            full = full.subset(np.arange(min(config.max_images, len(full))))
+        self.train_split, self.val_split = split_train_val(full, config.seed)
+        self.test_split = dataset.test
+        if len(self.train_split) < config.batch_size:
+            raise DataError(
+                f"{config.data}: {len(self.train_split)} training images, fewer than one batch "
+                f"({config.batch_size}); lower --batch-size"
+            )
+        self.source = dataset.source
+        self.model = create_model(config.arch, **config.arch_kwargs).to(self.device)
+        weights = LossWeights(**config.loss)
+        vgg = load_vgg16_features(config.vgg_weights).to(self.device) if weights.vgg > 0 else None
+        self.loss = ColorizationLoss(weights, vgg)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.steps_per_epoch = len(self.train_split) // config.batch_size
+        self.scheduler = self._make_scheduler()
+        self.use_amp = self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.epoch = 0
+        self.history: list[dict] = []
+        self.metrics: dict[str, Any] = {}
+
+    def _make_scheduler(self):
+        total = max(1, self.config.epochs * self.steps_per_epoch)
+        if self.config.schedule == "onecycle":
+            return torch.optim.lr_scheduler.OneCycleLR(self.optimizer, self.config.lr, total_steps=total)
+        if self.config.schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, total)
+        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: 1.0)
+
+    # --- checkpoints -------------------------------------------------------------------------
+
+    def checkpoint_fields(self) -> dict[str, Any]:
+        return {
+            "arch": self.config.arch,
+            "arch_kwargs": dict(self.config.arch_kwargs),
+            "state_dict": self.model.state_dict(),
+            "epoch": self.epoch,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "metrics": self.metrics,
+            "history": self.history,
+            "config": dataclasses.asdict(self.config),
+            "train_size": self.config.image_size,
+            "data_source": self.source,
+        }
+
+    def save(self, numbered: bool) -> Path:
+        param = self.out / "param"
+        fields = self.checkpoint_fields()
+        if numbered:
+            save_checkpoint(param / f"epoch_{self.epoch:03d}.pth", **fields)
+        save_checkpoint(param / "last.pth", **fields)
+        return param / "last.pth"
+
+    def resume(self, path: Path) -> None:
+        payload = load_checkpoint(path)
+        self.model.load_state_dict(payload["state_dict"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        self.epoch = payload["epoch"]
+        self.history = list(payload.get("history", []))
+        self.metrics = dict(payload.get("metrics", {}))
+        log.info("resumed from %s at epoch %d", path, self.epoch)
+
+    # --- one epoch ---------------------------------------------------------------------------
+
+    def _step(self, gray: torch.Tensor, color: torch.Tensor) -> dict[str, float]:
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+            output = self.model(gray)
+        total, terms = self.loss(output.float(), color, self.model)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return {"loss": float(total.detach()), **terms}
+
+    def train_epoch(self) -> dict[str, float]:
+        self.model.train()
+        order = torch.randperm(len(self.train_split), generator=self.rng).numpy()
+        sums: dict[str, float] = {}
+        batches = range(self.steps_per_epoch)
+        bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.config.epochs}", leave=False)
+            batches = bar
+        for i in batches:
+            index = np.sort(order[i * self.config.batch_size : (i + 1) * self.config.batch_size])
+            gray, color = _augment(*_to_tensors(self.train_split, index, self.device), self.config, self.rng)
+            for key, value in self._step(gray, color).items():
+                sums[key] = sums.get(key, 0.0) + value
+            if bar is not None:
+                bar.set_postfix(loss=f"{sums['loss'] / (i + 1):.4f}")
+        return {key: value / self.steps_per_epoch for key, value in sums.items()}
+
+    @torch.no_grad()
+    def validation_loss(self) -> dict[str, float]:
+        self.model.eval()
+        sums: dict[str, float] = {}
+        batches = 0
+        for start in range(0, len(self.val_split), 256):
+            index = np.arange(start, min(start + 256, len(self.val_split)))
+            gray, color = _to_tensors(self.val_split, index, self.device)
+            total, terms = self.loss(self.model(gray).float(), color, self.model)
+            for key, value in {"loss": float(total), **terms}.items():
+                sums[key] = sums.get(key, 0.0) + value
+            batches += 1
+        return {key: value / batches for key, value in sums.items()}
+
+    # --- artefacts ---------------------------------------------------------------------------
+
+    def write_comparison(self) -> None:
+        count = min(self.config.compare_count, len(self.val_split))
+        index = np.linspace(0, len(self.val_split) - 1, count).astype(int)
+        sample = self.val_split.subset(index)
+        grid = artefacts.comparison_grid(sample.gray, predict(self.model, sample.gray, self.device), sample.color)
+        (self.out / "comparison").mkdir(parents=True, exist_ok=True)
+        grid.save(self.out / "comparison" / f"epoch_{self.epoch:03d}.png")
+
+    def write_curves(self) -> None:
+        artefacts.write_history(self.out / "history.csv", self.history)
+        artefacts.plot_losses(self.out / "loss" / "loss.png", self.history)
+        artefacts.plot_metrics(self.out / "metrics" / "metrics.png", self.history)
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def fit(self) -> dict[str, Any]:
+        log.info(
+            "data: %s | train %d, validation %d, test %s | %s %s, %d parameters | device %s",
+            self.source, len(self.train_split), len(self.val_split),
+            len(self.test_split) if self.test_split is not None else "none",
+            self.config.arch, self.config.arch_kwargs, count_parameters(self.model), self.device,
+        )
+        try:
+            while self.epoch < self.config.epochs:
+                self.run_epoch()
+        except KeyboardInterrupt:
+            path = self.save(numbered=False)
+            log.warning("interrupted during epoch %d: saved %s (resume with --resume)", self.epoch + 1, path)
+            raise
+        if self.test_split is not None:
+            self.metrics["test"] = evaluate(self.model, self.test_split, self.device)
+            log.info("test: %s", _format_metrics(self.metrics["test"]))
+            self.save(numbered=False)
+        return self.metrics
+
+    def run_epoch(self) -> None:
+        started = time.time()
+        train = self.train_epoch()
+        val = self.validation_loss()
+        self.epoch += 1
+        row: dict[str, Any] = {
+            "epoch": self.epoch,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            **{f"train_{k}": v for k, v in train.items()},
+            **{f"val_{k}": v for k, v in val.items()},
+        }
+        is_eval = self.epoch % self.config.eval_every == 0 or self.epoch == self.config.epochs
+        if is_eval:
+            scores = evaluate(self.model, self.val_split, self.device)
+            self.metrics["validation"] = scores
+            self.metrics["epoch"] = self.epoch
+            row.update(
+                val_psnr=scores["psnr_mean"], val_ssim=scores["ssim_mean"],
+                val_psnr_pooled=scores["psnr_pooled"], val_colourfulness=scores["colourfulness_mean"],
+            )
+            self.write_comparison()
+        row["seconds"] = round(time.time() - started, 1)
+        self.history.append(row)
+        self.save(numbered=is_eval)
+        self.write_curves()
+        message = f"epoch {self.epoch}/{self.config.epochs} train {train['loss']:.5f} val {val['loss']:.5f}"
+        if is_eval:
+            message += " | " + _format_metrics(self.metrics["validation"])
+        log.info("%s | %.0fs", message, row["seconds"])
+
+
+def _format_metrics(scores: dict[str, Any]) -> str:
+    def fmt(value, spec):
+        return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+    return (
+        f"PSNR {fmt(scores['psnr_mean'], '.3f')} dB (pooled {fmt(scores['psnr_pooled'], '.3f')}), "
+        f"SSIM {fmt(scores['ssim_mean'], '.4f')}, colourfulness {fmt(scores['colourfulness_mean'], '.1f')} "
+        f"(truth {fmt(scores['colourfulness_truth_mean'], '.1f')}), {scores['scored']} images"
+    )
+
+
+def setup_logging(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(out / "output.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler, console]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def train(config: TrainConfig, resume: Path | None = None) -> dict[str, Any]:
+    """Train per ``config``; returns the final metrics. Artefacts land in ``config.out``."""
+    setup_logging(Path(config.out))
+    trainer = Trainer(config)
+    if resume is not None:
+        trainer.resume(resume)
+    return trainer.fit()
