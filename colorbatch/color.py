@@ -60,7 +60,7 @@ def fit_to_gamut(y: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         room = np.where(delta > 0, (1.0 - y) / delta, np.where(delta < 0, -y / delta, np.inf))
     scale = np.minimum(1.0, room.min(axis=-1, keepdims=True))
-    return (y + scale * delta).astype(np.float32)
+    return np.clip(y + scale * delta, 0.0, 1.0).astype(np.float32)  # clip absorbs float rounding
 
 
 def chroma_to_rgb(y: np.ndarray, chroma: np.ndarray) -> np.ndarray:

@@ -68,7 +68,8 @@ class ReportWriter:
             self._pick(row, psnr)
 
     def _pick(self, row: dict, psnr: float) -> None:
-        bin_index = 0 if psnr < HIST_RANGE[0] else min(int(psnr) - HIST_RANGE[0] + 1, len(self.histogram) - 1)
+        top = len(self.histogram) - 1  # the last bin holds >= HIST_RANGE[1] dB, identical images included
+        bin_index = 0 if psnr < HIST_RANGE[0] else top if psnr >= HIST_RANGE[1] else int(psnr) - HIST_RANGE[0] + 1
         self.histogram[bin_index] += 1
         item = {k: row[k] for k in ("image", "psnr", "ssim", "prediction", "truth")}
         heapq.heappush(self.worst, (-psnr, self.seen, item))
@@ -200,7 +201,8 @@ def _histogram_svg(counts: np.ndarray) -> str:
     bars = []
     for i, count in enumerate(counts):
         h = (height - 30) * count / peak
-        label = f"<{HIST_RANGE[0]}" if i == 0 else f"{HIST_RANGE[0] + i - 1}"
+        label = (f"<{HIST_RANGE[0]}" if i == 0 else f">={HIST_RANGE[1]}" if i == len(counts) - 1
+                 else f"{HIST_RANGE[0] + i - 1}")
         bars.append(
             f'<rect x="{i * bar:.1f}" y="{height - 20 - h:.1f}" width="{bar - 1:.1f}" height="{h:.1f}" '
             f'fill="#4a7fb5"><title>{label} dB: {count}</title></rect>'

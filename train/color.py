@@ -30,7 +30,7 @@ def fit_to_gamut(y: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
     room_down = y / (-delta).clamp(min=tiny)
     room = torch.where(delta > 0, room_up, torch.where(delta < 0, room_down, torch.ones_like(delta)))
     scale = room.amin(dim=1, keepdim=True).clamp(max=1.0)
-    return y + scale * delta
+    return (y + scale * delta).clamp(0.0, 1.0)  # the clamp only absorbs float rounding
 
 
 def chroma_to_rgb(y: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:

@@ -144,8 +144,8 @@ class Trainer:
         self.history: list[dict] = []
         self.metrics: dict[str, Any] = {}
 
-    def _make_scheduler(self):
-        total = max(1, self.config.epochs * self.steps_per_epoch)
+    def _make_scheduler(self, epochs: int | None = None):
+        total = max(1, (self.config.epochs if epochs is None else epochs) * self.steps_per_epoch)
         if self.config.schedule == "onecycle":
             return torch.optim.lr_scheduler.OneCycleLR(self.optimizer, self.config.lr, total_steps=total)
         if self.config.schedule == "cosine":
@@ -181,8 +181,14 @@ class Trainer:
         payload = load_checkpoint(path)
         self.model.load_state_dict(payload["state_dict"])
         self.optimizer.load_state_dict(payload["optimizer"])
-        self.scheduler.load_state_dict(payload["scheduler"])
         self.epoch = payload["epoch"]
+        saved_epochs = payload.get("config", {}).get("epochs")
+        if saved_epochs == self.config.epochs:
+            self.scheduler.load_state_dict(payload["scheduler"])
+        else:
+            self.scheduler = self._make_scheduler(max(1, self.config.epochs - self.epoch))
+            log.warning("epochs changed from %s to %d: the learning-rate schedule restarts over the "
+                        "remaining %d epochs", saved_epochs, self.config.epochs, self.config.epochs - self.epoch)
         self.history = list(payload.get("history", []))
         self.metrics = dict(payload.get("metrics", {}))
         log.info("resumed from %s at epoch %d", path, self.epoch)

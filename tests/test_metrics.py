@@ -1,0 +1,66 @@
+import math
+
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from colorbatch import metrics
+from colorbatch.summary import Summary, score_pair
+
+
+def test_psnr_of_constant_offset_matches_hand_value():
+    truth = np.full((8, 8, 3), 100, np.uint8)
+    pred = truth + 10  # MSE = 100
+    assert metrics.psnr(pred, truth) == pytest.approx(10 * math.log10(255**2 / 100))
+    assert metrics.psnr(pred, truth) == pytest.approx(28.1308, abs=1e-4)
+
+
+def test_psnr_identical_is_infinite():
+    image = np.zeros((4, 4, 3), np.uint8)
+    assert math.isinf(metrics.psnr(image, image))
+
+
+def test_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="shape mismatch"):
+        metrics.psnr(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8))
+    with pytest.raises(ValueError, match="shape mismatch"):
+        metrics.ssim(np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8))
+
+
+def test_ssim_identical_is_one(rng):
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    assert metrics.ssim(image, image) == pytest.approx(1.0)
+
+
+def test_ssim_matches_scikit_image_reference_call(rng):
+    a = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-30, 30, a.shape), 0, 255).astype(np.uint8)
+    reference = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                      data_range=255, channel_axis=-1)
+    assert metrics.ssim(a, b) == pytest.approx(reference, abs=1e-12)
+
+
+@pytest.mark.parametrize("side", [1, 2, 5, 10])
+def test_ssim_handles_images_smaller_than_the_window(rng, side):
+    a = rng.integers(0, 256, (side, side + 3, 3), dtype=np.uint8)
+    assert metrics.ssim(a, a) == pytest.approx(1.0)
+    assert -1.0 <= metrics.ssim(a, 255 - a) < 1.0
+
+
+def test_colourfulness_of_gray_is_zero_and_solid_colour_is_known(rng):
+    gray = np.repeat(rng.integers(0, 256, (16, 16, 1), dtype=np.uint8), 3, axis=-1)
+    assert metrics.colourfulness(gray) == pytest.approx(0.0)
+    red = np.zeros((4, 4, 3), np.uint8)
+    red[..., 0] = 200  # rg = 200, yb = 100, no spread
+    assert metrics.colourfulness(red) == pytest.approx(0.3 * math.hypot(200, 100))
+
+
+def test_summary_pools_mse_and_separates_infinite(rng):
+    truth = np.full((4, 4, 3), 50, np.uint8)
+    summary = Summary()
+    summary.add(score_pair(truth, truth), 16)
+    summary.add(score_pair(truth + 10, truth), 16)
+    aggregate = summary.aggregate()
+    assert aggregate["scored"] == 2 and aggregate["infinite"] == 1
+    assert aggregate["psnr_mean"] == pytest.approx(metrics.psnr_from_mse(100))
+    assert aggregate["psnr_pooled"] == pytest.approx(metrics.psnr_from_mse(50))

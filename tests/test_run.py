@@ -1,0 +1,277 @@
+import io
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from colorbatch.api import Colorizer
+from colorbatch.cli import cli
+from colorbatch.color import gray_u8, luminance
+from colorbatch.discover import in_shard
+from colorbatch.errors import BatchFailedError, DeviceError, InvalidPathError
+from colorbatch.pipeline import RunOptions
+from tests.conftest import random_rgb
+
+
+@pytest.fixture(scope="module")
+def colorizer(tiny_onnx):
+    return Colorizer(str(tiny_onnx), device="cpu")
+
+
+def _gray_tree(root, rng, count=6, sizes=((32, 32),)):
+    for i in range(count):
+        h, w = sizes[i % len(sizes)]
+        path = root / ("sub" if i % 2 else "") / f"g{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(gray_u8(random_rgb(rng, h, w))).save(path)
+    return root
+
+
+def _invoke(*args):
+    return CliRunner().invoke(cli, ["run", *map(str, args)])
+
+
+def _luma_u8(path):
+    with Image.open(path) as image:
+        rgb = np.asarray(image.convert("RGB")).astype(np.float32)
+    return luminance(rgb)
+
+
+def test_tree_is_mirrored_and_luminance_kept(tmp_path, rng, tiny_onnx):
+    _gray_tree(tmp_path / "in", rng)
+    result = _invoke(tmp_path / "in", tmp_path / "out", "--model", tiny_onnx, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    inputs = sorted(p.relative_to(tmp_path / "in") for p in (tmp_path / "in").rglob("*.png"))
+    outputs = sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*.png"))
+    assert inputs == outputs and len(outputs) == 6
+    for rel in inputs:
+        gray = np.asarray(Image.open(tmp_path / "in" / rel)).astype(np.float32)
+        out = Image.open(tmp_path / "out" / rel)
+        assert out.mode == "RGB" and out.size == (32, 32)
+        assert np.abs(_luma_u8(tmp_path / "out" / rel) - gray).max() <= 1.0  # 8-bit rounding of 3 channels
+    assert "6 done, 0 skipped, 0 failed" in result.output and "CPUExecutionProvider" in result.output
+
+
+def test_single_file_input(tmp_path, rng, tiny_onnx):
+    _gray_tree(tmp_path / "in", rng, count=1)
+    result = _invoke(tmp_path / "in" / "g0.png", tmp_path / "out", "--model", tiny_onnx, "--format", "jpg")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["g0.jpg"]
+
+
+def test_mixed_sizes_keep_their_size_and_luminance(tmp_path, rng, colorizer):
+    sizes = ((32, 32), (20, 45), (64, 48), (300, 200), (7, 9))
+    _gray_tree(tmp_path / "in", rng, count=10, sizes=sizes)
+    summary = colorizer.run(tmp_path / "in", tmp_path / "out", batch_size=3)
+    assert summary.done == 10 and summary.failed == 0
+    for source in (tmp_path / "in").rglob("*.png"):
+        target = tmp_path / "out" / source.relative_to(tmp_path / "in")
+        gray = np.asarray(Image.open(source)).astype(np.float32)
+        assert Image.open(target).size == Image.open(source).size
+        assert np.abs(_luma_u8(target) - gray).max() <= 1.0
+
+
+def test_large_input_uses_working_size_and_full_resolution_luminance(rng, colorizer):
+    gray = gray_u8(random_rgb(rng, 256, 384))
+    assert colorizer.shape_for(__import__("colorbatch.imaging", fromlist=["Decoded"]).Decoded(
+        gray.astype(np.float32) / 255, None)) == (32, 48)
+    out = np.asarray(colorizer.colorize(gray))
+    assert out.shape == (256, 384, 3)
+    assert np.abs(luminance(out.astype(np.float32)) - gray).max() <= 1.0
+
+
+def _save(image: Image.Image, path, **kwargs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, **kwargs)
+    return path
+
+
+def test_every_input_mode(tmp_path, rng, colorizer):
+    rgb = random_rgb(rng, 32, 40)
+    base = Image.fromarray(rgb)
+    folder = tmp_path / "in"
+    _save(base.convert("L"), folder / "l8.png")
+    sixteen = (gray_u8(rgb).astype(np.uint16) * 257)
+    _save(Image.fromarray(sixteen), folder / "l16.png")
+    _save(base, folder / "rgb.png")
+    _save(base.convert("P"), folder / "palette.png")
+    _save(base.convert("CMYK"), folder / "cmyk.jpg", quality=100)
+    la = base.convert("LA")
+    la.putalpha(Image.fromarray(np.full((32, 40), 128, np.uint8)))
+    _save(la, folder / "la.png")
+    rgba = base.convert("RGBA")
+    rgba.putalpha(Image.fromarray(np.tile(np.arange(40, dtype=np.uint8), (32, 1))))
+    _save(rgba, folder / "rgba.png")
+    _save(base.convert("1"), folder / "bilevel.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    _save(base.convert("L"), folder / "rotated.jpg", exif=exif.tobytes(), quality=95)
+    summary = colorizer.run(folder, tmp_path / "out")
+    assert summary.done == 9 and summary.failed == 0, summary.failures
+    out = tmp_path / "out"
+    assert np.abs(_luma_u8(out / "l16.png") - gray_u8(rgb)).max() <= 1.0
+    assert np.abs(_luma_u8(out / "rgb.png") - luminance(rgb.astype(np.float32))).max() <= 1.0
+    assert Image.open(out / "la.png").mode == "RGBA"
+    assert np.asarray(Image.open(out / "la.png"))[..., 3].max() == 128
+    assert np.array_equal(np.asarray(Image.open(out / "rgba.png"))[..., 3], np.asarray(rgba)[..., 3])
+    assert Image.open(out / "rotated.png").size == (32, 40)  # EXIF orientation applied
+    assert Image.open(out / "cmyk.png").size == (40, 32)
+
+
+def test_alpha_is_dropped_for_jpeg(tmp_path, rng, colorizer):
+    rgba = Image.fromarray(random_rgb(rng)).convert("RGBA")
+    _save(rgba, tmp_path / "in" / "a.png")
+    colorizer.run(tmp_path / "in", tmp_path / "out", fmt="jpg")
+    assert Image.open(tmp_path / "out" / "a.jpg").mode == "RGB"
+
+
+def _bad_inputs(folder, rng):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "text.png").write_text("this is not an image")
+    good = io.BytesIO()
+    Image.fromarray(random_rgb(rng, 64, 64)).save(good, format="PNG")
+    (folder / "truncated.png").write_bytes(good.getvalue()[: len(good.getvalue()) // 2])
+    Image.new("L", (3000, 3000)).save(folder / "bomb.png")
+    (folder / "notes.txt").write_text("skipped, not an image type")
+    Image.fromarray(gray_u8(random_rgb(rng))).save(folder / "ok.png")
+
+
+def test_bad_inputs_are_reported_and_the_batch_goes_on(tmp_path, rng, tiny_onnx):
+    _bad_inputs(tmp_path / "in", rng)
+    result = _invoke(tmp_path / "in", tmp_path / "out", "--model", tiny_onnx, "--max-pixels", "1000000")
+    assert result.exit_code == BatchFailedError.exit_code
+    for name, reason in [("empty.png", "empty file"), ("text.png", "not an image"),
+                         ("truncated.png", "cannot decode"), ("bomb.png", "3000x3000 is 9,000,000 pixels")]:
+        assert f"{name}: {reason}" in result.output, (name, result.output)
+    assert "possible decompression bomb" in result.output
+    assert "1 done, 0 skipped, 4 failed, 1 not images" in result.output
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["ok.png"]
+    assert "Traceback" not in result.output
+
+
+def test_strict_stops_at_first_failure(tmp_path, rng, colorizer):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_bad.png").write_bytes(b"")
+    for i in range(5):
+        Image.fromarray(gray_u8(random_rgb(rng))).save(folder / f"b{i}.png")
+    summary = colorizer.run(folder, tmp_path / "out", strict=True, batch_size=2, workers=1)
+    assert summary.failed == 1 and summary.done == 0
+
+
+def test_resume_skips_finished_and_leaves_no_partial_files(tmp_path, rng, colorizer):
+    _gray_tree(tmp_path / "in", rng, count=4)
+    out = tmp_path / "out"
+    colorizer.run(tmp_path / "in", out)
+    finished = out / "g0.png"
+    (out / "g0.png").unlink()
+    (out / ".g0.png.999.partial").write_bytes(b"half an image")  # what an interruption leaves
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+    summary = colorizer.run(tmp_path / "in", out)
+    assert summary.done == 1 and summary.skipped == 3
+    assert finished.is_file() and all(p.stat().st_mtime_ns == t for p, t in before.items())
+    assert colorizer.run(tmp_path / "in", out, overwrite=True).done == 4
+    assert not any(p.name.endswith(".partial") and "999" not in p.name for p in out.rglob("*"))
+
+
+def test_refuses_output_inside_input(tmp_path, rng, tiny_onnx):
+    _gray_tree(tmp_path / "in", rng, count=1)
+    for out in (tmp_path / "in", tmp_path / "in" / "nested"):
+        result = _invoke(tmp_path / "in", out, "--model", tiny_onnx)
+        assert result.exit_code == InvalidPathError.exit_code and "inside the input" in result.output
+    result = _invoke(tmp_path / "missing", tmp_path / "out", "--model", tiny_onnx)
+    assert result.exit_code == InvalidPathError.exit_code and "no such file" in result.output
+
+
+def test_name_collisions_are_reported_not_overwritten(tmp_path, rng, colorizer):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(gray_u8(random_rgb(rng))).save(folder / "a.png")
+    Image.fromarray(gray_u8(random_rgb(rng))).save(folder / "a.jpg")
+    summary = colorizer.run(folder, tmp_path / "out", fmt="png")
+    assert summary.done == 1 and summary.failed == 1
+    assert "would also be written from" in summary.failures[0].reason
+    assert colorizer.run(folder, tmp_path / "same", fmt="same").done == 2
+
+
+def test_shards_are_disjoint_and_complete(tmp_path, rng, colorizer):
+    _gray_tree(tmp_path / "in", rng, count=12)
+    seen = []
+    for k in (1, 2, 3):
+        summary = colorizer.run(tmp_path / "in", tmp_path / "out", shard=(k, 3))
+        seen.append(summary.done)
+    assert sum(seen) == 12 and len(list((tmp_path / "out").rglob("*.png"))) == 12
+    from pathlib import Path
+
+    names = [Path(f"x/{i}.png") for i in range(200)]
+    members = [[n for n in names if in_shard(n, (k, 4))] for k in range(1, 5)]
+    assert sorted(n for m in members for n in m) == sorted(names) and all(members)
+
+
+def test_bad_shard_is_a_usage_error(tmp_path, tiny_onnx):
+    result = _invoke(tmp_path, tmp_path / "out", "--model", tiny_onnx, "--shard", "4/3")
+    assert result.exit_code == 2 and "1 <= K <= N" in result.output
+
+
+def test_device_cuda_without_cuda_is_an_error(tiny_onnx):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        try:
+            Colorizer(str(tiny_onnx), device="cuda")
+        except DeviceError as exc:
+            assert "CUDA cannot run here" in str(exc)
+        else:
+            pytest.skip("a working CUDA device is present")
+    else:
+        with pytest.raises(DeviceError, match="no CUDA provider"):
+            Colorizer(str(tiny_onnx), device="cuda")
+
+
+def test_auto_device_is_quiet_without_gpu(tiny_onnx, capfd):
+    colorizer = Colorizer(str(tiny_onnx), device="auto")
+    captured = capfd.readouterr()
+    if colorizer.provider == "CPUExecutionProvider":
+        assert "onnxruntime" not in captured.err and "Failed to load" not in captured.err
+
+
+def test_missing_or_foreign_model_is_a_clear_error(tmp_path):
+    from colorbatch.errors import ModelError
+
+    with pytest.raises(ModelError, match="no such model"):
+        Colorizer(str(tmp_path / "none.onnx"))
+    (tmp_path / "junk.onnx").write_bytes(b"junk")
+    with pytest.raises(ModelError, match="cannot load"):
+        Colorizer(str(tmp_path / "junk.onnx"))
+
+
+def test_colorize_api_accepts_arrays_and_pil(colorizer, rng):
+    rgb = random_rgb(rng)
+    for image in (Image.fromarray(rgb), gray_u8(rgb), rgb, rgb.astype(np.float32) / 255):
+        out = colorizer.colorize(image)
+        assert out.size == (32, 32) and out.mode == "RGB"
+
+
+def test_run_with_truth_scores_on_the_fly(tmp_path, rng, tiny_onnx):
+    colour = tmp_path / "colour"
+    colour.mkdir()
+    for i in range(3):
+        Image.fromarray(random_rgb(rng)).save(colour / f"c{i}.jpg")
+    CliRunner().invoke(cli, ["gray", str(colour), str(tmp_path / "in")])
+    result = _invoke(tmp_path / "in", tmp_path / "out", "--model", tiny_onnx, "--truth", colour,
+                     "--report", tmp_path / "run.json")
+    assert result.exit_code == 0, result.output
+    import json
+    import re
+
+    assert "PSNR mean (dB)" in result.output and re.search(r"images scored\s+3\n", result.output)
+
+    report = json.loads((tmp_path / "run.json").read_text())
+    assert len(report["images"]) == 3 and all(r["status"] == "done" for r in report["images"])
+
+
+def test_options_object_is_frozen():
+    with pytest.raises(AttributeError):
+        RunOptions().batch_size = 3

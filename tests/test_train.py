@@ -1,0 +1,239 @@
+import csv
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from colorbatch.train.data import load_dataset, split_train_val
+from colorbatch.train.losses import VGG16Features, load_vgg16_features
+from colorbatch.train.models import MODELS, UnknownModelError, count_parameters, create_model
+from colorbatch.train.trainer import TrainConfig, Trainer, train
+from PIL import Image
+
+from colorbatch.cli import cli
+from colorbatch.errors import CheckpointError, DataError, WeightsError
+from tests.conftest import write_color_tree
+
+TINY = {"chroma-unet": {"width": 4, "depth": 2}, "seed-unet": {"widths": (4, 4, 8, 8, 8)}}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_honours_the_contract_and_backpropagates(name):
+    model = create_model(name, **TINY[name])
+    gray = torch.rand(2, 1, 32, 64)
+    rgb = model(gray)
+    assert rgb.shape == (2, 3, 32, 64)
+    assert float(rgb.detach().min()) >= 0 and float(rgb.detach().max()) <= 1
+    rgb.mean().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_chroma_unet_keeps_luminance_and_accepts_any_size():
+    from colorbatch.train.color import luminance
+
+    model = create_model("chroma-unet", width=4, depth=3).eval()
+    gray = torch.rand(1, 1, 19, 27)
+    with torch.no_grad():
+        rgb = model(gray)
+    assert rgb.shape == (1, 3, 19, 27)
+    assert torch.allclose(luminance(rgb), gray, atol=1e-5)
+
+
+def test_seed_unet_has_the_original_layout():
+    model = create_model("seed-unet")
+    assert count_parameters(model) > 9_000_000
+    assert [block[0].out_channels for block in model.encoder] == [128, 128, 256, 512, 512]
+
+
+def test_unknown_model_lists_known_names():
+    with pytest.raises(UnknownModelError, match="chroma-unet"):
+        create_model("resnet")
+
+
+def test_training_lowers_the_loss(tmp_path):
+    write_color_tree(tmp_path / "data", 64)
+    trainer = Trainer(TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"),
+                                  arch_kwargs={"width": 4, "depth": 2}, epochs=6, batch_size=16, lr=1e-2,
+                                  schedule="constant"))
+    first = trainer.validation_loss()["loss"]
+    for _ in range(6):
+        trainer.run_epoch()
+    assert trainer.validation_loss()["loss"] < first
+
+
+def test_run_folder_holds_every_artefact(tiny_run):
+    for name in ["output.log", "history.csv", "loss/loss.png", "metrics/metrics.png",
+                 "comparison/epoch_001.png", "comparison/epoch_002.png",
+                 "param/epoch_001.pth", "param/epoch_002.pth", "param/last.pth"]:
+        assert (tiny_run / name).is_file(), name
+    for png in tiny_run.rglob("*.png"):
+        with Image.open(png) as image:
+            image.verify()
+    with open(tiny_run / "history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert all(float(r["val_psnr"]) > 0 and 0 < float(r["val_ssim"]) <= 1 for r in rows)
+    assert "test: PSNR" in (tiny_run / "output.log").read_text()
+
+
+def test_checkpoint_is_self_describing_and_round_trips(tiny_checkpoint):
+    payload = load_checkpoint(tiny_checkpoint)
+    for key in ("arch", "arch_kwargs", "state_dict", "epoch", "optimizer", "metrics", "colorbatch_version"):
+        assert key in payload
+    model = model_from_checkpoint(payload)
+    reloaded = model_from_checkpoint(load_checkpoint(tiny_checkpoint))
+    gray = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(gray), reloaded(gray))
+    assert payload["epoch"] == 2 and "validation" in payload["metrics"] and "test" in payload["metrics"]
+
+
+def test_resume_continues_epoch_count_and_optimizer_state(tmp_path):
+    write_color_tree(tmp_path / "data", 48)
+    config = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"),
+                         arch_kwargs={"width": 4, "depth": 2}, epochs=1, batch_size=16)
+    train(config)
+    saved = load_checkpoint(tmp_path / "run" / "param" / "last.pth")
+    resumed = Trainer(TrainConfig(**{**config.__dict__, "epochs": 3}))
+    resumed.resume(tmp_path / "run" / "param" / "last.pth")
+    assert resumed.epoch == 1
+    state = resumed.optimizer.state_dict()["state"]
+    assert torch.equal(state[0]["exp_avg"], saved["optimizer"]["state"][0]["exp_avg"])
+    resumed.fit()
+    final = load_checkpoint(tmp_path / "run" / "param" / "last.pth")
+    assert final["epoch"] == 3 and len(final["history"]) == 3
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="no such"):
+        load_checkpoint(tmp_path / "missing.pth")
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a torch checkpoint"):
+        load_checkpoint(tmp_path / "junk.pth")
+    torch.save({"weights": 1}, tmp_path / "other.pth")
+    with pytest.raises(CheckpointError, match="not a colorbatch checkpoint"):
+        load_checkpoint(tmp_path / "other.pth")
+    save_checkpoint(tmp_path / "future.pth", arch="chroma-unet", arch_kwargs={}, state_dict={}, epoch=0)
+    payload = torch.load(tmp_path / "future.pth", weights_only=True)
+    torch.save({**payload, "format_version": 99}, tmp_path / "future.pth")
+    with pytest.raises(CheckpointError, match="newer"):
+        load_checkpoint(tmp_path / "future.pth")
+
+
+# --- VGG-16 --------------------------------------------------------------------------------
+
+
+def test_vgg_loader_accepts_torchvision_layout(tmp_path):
+    reference = VGG16Features()
+    state = {k: torch.randn_like(v) for k, v in reference.state_dict().items() if k.startswith("features.")}
+    state["classifier.0.weight"] = torch.zeros(2, 2)  # the full file also holds the classifier
+    torch.save(state, tmp_path / "vgg16-397923af.pth")
+    model = load_vgg16_features(tmp_path / "vgg16-397923af.pth")
+    assert torch.equal(model.features[0].weight, state["features.0.weight"])
+    assert not any(p.requires_grad for p in model.parameters())
+    assert model(torch.rand(1, 3, 32, 32)).shape == (1, 256, 8, 8)
+
+
+def test_vgg_loader_rejects_wrong_layout_and_missing_file(tmp_path):
+    torch.save({"features.0.weight": torch.zeros(8, 3, 3, 3)}, tmp_path / "bad.pth")
+    with pytest.raises(WeightsError, match="not torchvision's VGG-16 layout"):
+        load_vgg16_features(tmp_path / "bad.pth")
+    with pytest.raises(WeightsError, match="put it there"):
+        load_vgg16_features(tmp_path / "absent.pth")
+
+
+def test_cli_reports_missing_vgg_weights_clearly(tmp_path):
+    write_color_tree(tmp_path / "data", 40)
+    result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+                                      "--preset", "exp2", "--vgg-weights", str(tmp_path / "none.pth"),
+                                      "--epochs", "1"])
+    assert result.exit_code == WeightsError.exit_code
+    assert "VGG-16 weights not found" in result.output and "Traceback" not in result.output
+
+
+def test_losses_are_logged_apart(tmp_path):
+    from colorbatch.train.losses import ColorizationLoss, LossWeights
+
+    vgg = VGG16Features()
+    loss = ColorizationLoss(LossWeights(mse=1, vgg=0.5, l1=1e-6, l2=1e-5), vgg)
+    model = create_model("chroma-unet", width=4, depth=2)
+    out = model(torch.rand(2, 1, 32, 32))
+    total, terms = loss(out, torch.rand(2, 3, 32, 32), model)
+    assert set(terms) == {"mse", "vgg", "l1", "l2"} and all(v > 0 for v in terms.values())
+    expected = terms["mse"] + 0.5 * terms["vgg"] + 1e-6 * terms["l1"] + 1e-5 * terms["l2"]
+    assert float(total.detach()) == pytest.approx(expected, rel=1e-4)
+
+
+# --- data layouts ----------------------------------------------------------------------------
+
+
+def test_colour_tree_with_train_and_test(tmp_path):
+    write_color_tree(tmp_path / "train", 20)
+    write_color_tree(tmp_path / "test", 5, seed=3)
+    dataset = load_dataset(tmp_path)
+    assert dataset.train.color.shape == (20, 32, 32, 3) and len(dataset.test) == 5
+    expected = np.asarray(Image.fromarray(dataset.train.color[0]).convert("L"))
+    assert np.array_equal(dataset.train.gray[0], expected)
+
+
+def test_nested_tree_and_cache(tmp_path):
+    write_color_tree(tmp_path / "data", 10, size=40, folders=("x/y", "z"))
+    first = load_dataset(tmp_path / "data", size=32, cache_dir=tmp_path / "cache")
+    assert first.train.color.shape == (10, 32, 32, 3) and first.test is None
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+    again = load_dataset(tmp_path / "data", size=32, cache_dir=tmp_path / "cache")
+    assert np.array_equal(first.train.color, again.train.color)
+
+
+def test_paired_folders_and_their_errors(tmp_path):
+    colors = write_color_tree(tmp_path / "color", 6)
+    for path in colors:
+        target = tmp_path / "gray" / path.relative_to(tmp_path / "color")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.open(path).convert("L").save(target.with_suffix(".jpg"))
+    dataset = load_dataset(tmp_path / "color", gray_dir=tmp_path / "gray")
+    assert dataset.train.gray.shape == (6, 32, 32)
+    (tmp_path / "gray" / "a" / "img000.jpg").unlink()
+    with pytest.raises(DataError, match=r"no partner.*img000"):
+        load_dataset(tmp_path / "color", gray_dir=tmp_path / "gray")
+    Image.new("L", (16, 16)).save(tmp_path / "gray" / "a" / "img000.png")
+    with pytest.raises(DataError, match="differ in size"):
+        load_dataset(tmp_path / "color", gray_dir=tmp_path / "gray")
+
+
+def test_cifar_python_batches(tmp_path, rng):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, (4, 3072), dtype=np.uint8)
+        with open(folder / name, "wb") as handle:
+            pickle.dump({b"data": data, b"labels": [0] * 4}, handle)
+    dataset = load_dataset(folder)
+    assert dataset.train.color.shape == (20, 32, 32, 3) and len(dataset.test) == 4
+    with open(folder / "data_batch_1", "rb") as handle:
+        raw = pickle.load(handle)[b"data"][0]
+    assert np.array_equal(dataset.train.color[0][..., 0].ravel(), raw[:1024])
+
+
+def test_bad_data_folders_give_clear_errors(tmp_path):
+    with pytest.raises(DataError, match="not a folder"):
+        load_dataset(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images found"):
+        load_dataset(tmp_path / "empty")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "x.png").write_bytes(b"garbage")
+    with pytest.raises(DataError, match=r"x\.png: cannot be read"):
+        load_dataset(tmp_path / "broken")
+
+
+def test_split_is_deterministic_and_nine_to_one(tmp_path):
+    write_color_tree(tmp_path / "data", 30)
+    split = load_dataset(tmp_path / "data").train
+    train_a, val_a = split_train_val(split, seed=7)
+    _, val_b = split_train_val(split, seed=7)
+    assert len(val_a) == 3 and len(train_a) == 27
+    assert np.array_equal(val_a.color, val_b.color)
+    assert not np.array_equal(split_train_val(split, seed=8)[1].color, val_a.color)
