@@ -8,6 +8,7 @@ a ``DeviceError`` quoting what onnxruntime said was missing.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -97,8 +98,11 @@ def _cuda_session(path: Path, threads: int | None, probe_shape: tuple[int, ...])
 
     if CUDA not in ort.get_available_providers():
         return None, "this onnxruntime build has no CUDA provider (install onnxruntime-gpu)"
-    with _captured_stderr() as lines:
+    printed = io.StringIO()
+    with _captured_stderr() as lines, contextlib.redirect_stdout(printed):
         try:
+            if hasattr(ort, "preload_dlls"):  # finds CUDA/cuDNN from pip's nvidia-* packages
+                ort.preload_dlls()
             session = ort.InferenceSession(str(path), _options(threads), providers=[CUDA, CPU])
             if session.get_providers()[0] != CUDA:
                 session = None
@@ -108,6 +112,11 @@ def _cuda_session(path: Path, threads: int | None, probe_shape: tuple[int, ...])
             lines.append(str(exc))
             session = None
     if session is None:
+        lines += printed.getvalue().splitlines()
+        pattern = re.compile(r"Failed to load (lib[\w+-]+\.so[\w.]*)")
+        missing = sorted({m.group(1) for line in lines if (m := pattern.search(line))})
+        if missing:
+            return None, f"missing {', '.join(missing)} (see the README: CUDA for onnxruntime-gpu)"
         reasons = [line for line in lines if "cuda" in line.lower() or "cudnn" in line.lower()]
         return None, "; ".join(reasons[-2:]) or "the CUDA provider did not load"
     return session, ""

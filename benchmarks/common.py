@@ -1,0 +1,69 @@
+"""Shared helpers for the benchmark scripts: data preparation and result tables."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+WORK = ROOT / "benchmarks" / "work"
+RESULTS = ROOT / "benchmarks" / "results"
+TARBALL = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar"
+
+
+def cifar_test_colour() -> Path:
+    """data/cifar10/test, extracted from ../shared when missing."""
+    folder = DATA / "cifar10" / "test"
+    if not folder.is_dir():
+        DATA.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["tar", "xf", str(TARBALL), "-C", str(DATA)], check=True)
+    return folder
+
+
+def cifar_test_gray() -> Path:
+    """BT.601 gray copies of the CIFAR-10 test split (made once with `colorbatch gray`)."""
+    out = WORK / "cifar10-test-gray"
+    if len(list(out.rglob("*.png"))) < 10_000:
+        colorbatch(["gray", str(cifar_test_colour()), str(out), "--quiet"])
+    return out
+
+
+def colorbatch(args: list[str]) -> subprocess.CompletedProcess:
+    command = [str(Path(sys.executable).with_name("colorbatch")), *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True)
+
+
+def timed(fn, *args, **kwargs):
+    started = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return value, time.perf_counter() - started
+
+
+def machine() -> dict[str, str]:
+    import os
+
+    return {"python": platform.python_version(), "cpus": str(os.cpu_count()), "platform": platform.platform()}
+
+
+def write_results(name: str, rows: list[dict], extra: dict | None = None) -> None:
+    """Print a Markdown table and store it with the raw rows in benchmarks/results/."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(_cell(row.get(k)) for k in keys) + " |" for row in rows]
+    table = "\n".join(lines)
+    print(table)
+    (RESULTS / f"{name}.md").write_text(table + "\n")
+    payload = {"rows": rows, "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"), **(extra or {})}
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1 else f"{value:.2f}"
+    return str(value)

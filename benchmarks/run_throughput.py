@@ -1,0 +1,201 @@
+"""Throughput and memory of `colorbatch run` against its floors, in one run.
+
+    python benchmarks/run_throughput.py [--model M.onnx] [--checkpoint C.pth] [--limit N]
+
+Measures, each in a fresh process (so peak RSS is its own):
+  1. end to end: the run pipeline with default settings on CPU;
+  2. model only: onnxruntime on pre-decoded batches of the same size (the compute floor);
+  3. I/O only: the same pipeline with the model replaced by gray pass-through (decode, encode,
+     write on the same thread pools: the I/O floor);
+  4. the original recipe's way: PyTorch, one image at a time, PIL in and out.
+On a CPU the ideal end-to-end time is time(2) + time(3). Thresholds: time(1) <= 1.25 x ideal,
+(1) >= 10 x (4) in images/s, peak RSS of (1) <= 500 MB and flat from 1,000 to 10,000 files,
+one 4000x3000 photo under 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import ROOT, WORK, cifar_test_gray, write_results
+
+DEFAULT_CHECKPOINT = ROOT / "runs" / "default" / "param" / "last.pth"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _files(folder: Path, limit: int | None) -> list[Path]:
+    files = sorted(folder.rglob("*.png"))
+    return files[:limit] if limit else files
+
+
+def _subset(folder: Path, limit: int) -> Path:
+    """A tree with the first ``limit`` files of ``folder`` (hard links, same layout)."""
+    target = WORK / f"subset-{limit}"
+    if len(list(target.rglob("*.png"))) != limit:
+        shutil.rmtree(target, ignore_errors=True)
+        for path in _files(folder, limit):
+            link = target / path.relative_to(folder)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.hardlink_to(path)
+    return target
+
+
+# --- workers: each runs in its own process ---------------------------------------------------
+
+
+def worker_end_to_end(model: str, source: str, out: str) -> dict:
+    from colorbatch.api import Colorizer
+
+    shutil.rmtree(out, ignore_errors=True)
+    colorizer = Colorizer(model, device="cpu")
+    summary = colorizer.run(source, out)
+    return {"images": summary.done, "seconds": summary.seconds, "failed": summary.failed}
+
+
+def worker_model_only(model: str, source: str, out: str) -> dict:
+    import numpy as np
+
+    from colorbatch.colorize import Colorizer, network_input
+    from colorbatch.imaging import decode
+    from colorbatch.pipeline import RunOptions
+
+    colorizer = Colorizer(model, device="cpu")
+    decoded = [decode(p) for p in _files(Path(source), None)]
+    batch_size = RunOptions().batch_size
+    batches = [np.stack([network_input(d.luma, colorizer.shape_for(d)) for d in decoded[i:i + batch_size]])
+               for i in range(0, len(decoded), batch_size)]
+    started = time.perf_counter()
+    for batch in batches:
+        colorizer.model(batch)
+    return {"images": len(decoded), "seconds": time.perf_counter() - started}
+
+
+class _PassThrough:
+    """Stands in for the model: gray replicated to RGB, so only the pipeline's I/O remains."""
+
+    provider = "none"
+
+    def shape_for(self, decoded):
+        return decoded.luma.shape
+
+    def colorize_same_shape(self, items):
+        import numpy as np
+
+        from colorbatch.color import to_uint8
+
+        return [np.repeat(to_uint8(d.luma)[..., None], 3, axis=-1) for d in items]
+
+
+def worker_io_only(model: str, source: str, out: str) -> dict:
+    from colorbatch.pipeline import Pipeline, RunOptions
+
+    shutil.rmtree(out, ignore_errors=True)
+    summary = Pipeline(_PassThrough(), RunOptions()).run(Path(source), Path(out))
+    return {"images": summary.done, "seconds": summary.seconds}
+
+
+def worker_torch_loop(checkpoint: str, source: str, out: str) -> dict:
+    import numpy as np
+    import torch
+    from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint
+    from PIL import Image
+
+    model = model_from_checkpoint(load_checkpoint(Path(checkpoint)))
+    files = _files(Path(source), 1000)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with torch.no_grad():
+        for path in files:
+            gray = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255
+            rgb = model(torch.from_numpy(gray)[None, None])[0].permute(1, 2, 0).numpy()
+            Image.fromarray((rgb * 255).round().astype(np.uint8)).save(Path(out) / path.name)
+    return {"images": len(files), "seconds": time.perf_counter() - started}
+
+
+WORKERS = {"e2e": worker_end_to_end, "model": worker_model_only, "io": worker_io_only,
+           "torch": worker_torch_loop}
+
+
+def _spawn(kind: str, *args: str) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--worker", kind, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{kind} worker failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _big_photo() -> Path:
+    import numpy as np
+    from PIL import Image
+
+    from colorbatch.color import gray_u8
+    from colorbatch.samples import sample_images
+
+    path = WORK / "big" / "photo-4000x3000.png"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rgb = Image.fromarray(sample_images(("coffee",))["coffee"]).resize((4000, 3000), Image.Resampling.BICUBIC)
+        Image.fromarray(gray_u8(np.asarray(rgb))).save(path)
+    return path.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default=None, help="ONNX model (default: the bundled one)")
+    parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="same model as a checkpoint")
+    parser.add_argument("--limit", type=int, default=10_000)
+    args = parser.parse_args()
+    from colorbatch.session import bundled_model_path
+
+    model = args.model or str(bundled_model_path())
+    gray = cifar_test_gray()
+    full = _subset(gray, args.limit) if args.limit < 10_000 else gray
+    small = _subset(gray, min(1000, args.limit))
+    out = str(WORK / "out")
+    e2e = _spawn("e2e", model, str(full), out)
+    floor_model = _spawn("model", model, str(full), out)
+    floor_io = _spawn("io", model, str(full), out)
+    torch_loop = _spawn("torch", args.checkpoint, str(full), out)
+    e2e_small = _spawn("e2e", model, str(small), out)
+    big = _spawn("e2e", model, str(_big_photo()), out)
+    ideal = floor_model["seconds"] + floor_io["seconds"]
+
+    def rate(r):
+        return r["images"] / r["seconds"]
+
+    measured = [("1. colorbatch run (end to end)", e2e), ("2. model only (onnxruntime)", floor_model),
+                ("3. I/O only (decode+encode+write)", floor_io), ("4. PyTorch loop, one image at a time", torch_loop),
+                ("1 on 1,000 files", e2e_small), ("one 4000x3000 gray photo", big)]
+    rows = [{"measurement": label, "images": r["images"], "seconds": r["seconds"], "images_per_s": rate(r),
+             "peak_rss_mb": r["peak_rss_mb"]} for label, r in measured]
+    checks = {
+        "e2e_over_ideal": e2e["seconds"] / ideal,
+        "e2e_over_ideal_ok": e2e["seconds"] / ideal <= 1.25,
+        "speedup_over_torch_loop": rate(e2e) / rate(torch_loop),
+        "speedup_ok": rate(e2e) / rate(torch_loop) >= 10,
+        "rss_ok": e2e["peak_rss_mb"] <= 500,
+        "rss_growth_1k_to_10k_mb": e2e["peak_rss_mb"] - e2e_small["peak_rss_mb"],
+        "big_photo_rss_ok": big["peak_rss_mb"] < 1536,
+    }
+    write_results("run_throughput", rows, {"checks": checks, "model": model})
+    for key, value in checks.items():
+        print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--worker":
+        kind, *rest = sys.argv[2:]
+        result = WORKERS[kind](*rest)
+        result["peak_rss_mb"] = _peak_rss_mb()
+        print(json.dumps(result))
+    else:
+        main()
