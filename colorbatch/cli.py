@@ -358,17 +358,20 @@ def gray(source: Path, dest: Path, fmt: str, workers, overwrite, shard, strict, 
 @click.option("--opset", type=int, default=18, show_default=True, help="ONNX opset.")
 @click.option("--simplify/--no-simplify", default=True, show_default=True, help="Run onnxscript's optimizer.")
 @click.option("--working-size", type=int, help="Network short side for large inputs (default: training size).")
+@click.option("--test-flip/--no-test-flip", default=None,
+              help="chroma-unet: average with the mirrored prediction (2x compute; default: as trained).")
 @click.option("--fp16", is_flag=True, help="Also write a half-precision copy (float32 inputs/outputs kept).")
 @click.option("--int8", is_flag=True, help="Also write a static QDQ int8 copy, calibrated on --calib.")
 @click.option("--calib", type=click.Path(path_type=Path), help="Calibration images for --int8 (and for reporting).")
-def export(checkpoint: Path, output, opset, simplify, working_size, fp16, int8, calib) -> None:
+def export(checkpoint: Path, output, opset, simplify, working_size, test_flip, fp16, int8, calib) -> None:
     """Export a training checkpoint to a verified, self-describing ONNX model."""
     _require_torch("export")
     from colorbatch.export.onnx_export import export_checkpoint
 
     if int8 and calib is None:
         raise click.UsageError("--int8 needs --calib DIR with calibration images")
-    result = export_checkpoint(checkpoint, output, opset=opset, simplify=simplify, working_size=working_size)
+    result = export_checkpoint(checkpoint, output, opset=opset, simplify=simplify, working_size=working_size,
+                               test_flip=test_flip)
     for line in result.checks:
         click.echo(f"  {line}")
     click.echo(f"verified: max |onnxruntime - pytorch| = {result.max_abs_diff:.2e} (limit 1e-4)")

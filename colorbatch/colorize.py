@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from colorbatch.color import chroma_to_rgb, rgb_to_chroma, to_uint8
-from colorbatch.imaging import Decoded
+from colorbatch.imaging import Decoded, decoded_from_image
 from colorbatch.session import ModelInfo, OnnxColorModel
 
 STRIP_ROWS = 512  # recombine large images in strips to bound memory
@@ -84,8 +84,6 @@ class Colorizer:
 
     def colorize(self, image) -> Image.Image:
         """Colorize one PIL image or numpy array (gray ``(H, W)`` or RGB ``(H, W, 3)``, uint8/uint16/float)."""
-        from colorbatch.imaging import decoded_from_image
-
         decoded = decoded_from_image(image)
         rgb = self.colorize_same_shape([decoded])[0]
         result = Image.fromarray(rgb, "RGB")

@@ -110,13 +110,18 @@ def _finish(path: Path, metadata: dict[str, str], simplify: bool) -> None:
 
 def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DEFAULT_OPSET,
                       simplify: bool = True, working_size: int | None = None,
-                      real_images: list[np.ndarray] | None = None) -> ExportResult:
+                      real_images: list[np.ndarray] | None = None, test_flip: bool | None = None) -> ExportResult:
     """Export ``checkpoint`` to ONNX at ``out`` (default: beside it, ``.onnx``), verified.
 
-    Nothing is left at ``out`` when verification fails.
+    ``test_flip`` overrides the checkpoint's flip averaging (chroma-unet only). Nothing is left
+    at ``out`` when verification fails.
     """
     checkpoint = Path(checkpoint)
     payload = load_checkpoint(checkpoint)
+    if test_flip is not None:
+        if payload["arch"] != "chroma-unet":
+            raise ExportError(f"--test-flip applies to chroma-unet, not {payload['arch']}")
+        payload = {**payload, "arch_kwargs": {**payload["arch_kwargs"], "flip_average": test_flip}}
     model = model_from_checkpoint(payload)
     out = Path(out) if out is not None else checkpoint.with_suffix(".onnx")
     _check_writable(out)

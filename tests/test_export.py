@@ -137,3 +137,21 @@ def test_fp16_and_int8_copies_run_and_stay_close(tmp_path, tiny_onnx):
         facts = compare(tiny_onnx, tmp_path / name, images)
         assert facts["speedup"] > 0 and abs(facts["psnr_change"]) < 0.5
     assert describe(tmp_path / "m.int8.onnx")["precision"] == "int8"
+
+
+def test_test_flip_export_averages_mirrored_predictions(tmp_path, tiny_checkpoint):
+    result = export_checkpoint(tiny_checkpoint, tmp_path / "flip.onnx", test_flip=True)
+    assert json.loads(describe(result.path)["arch_kwargs"])["flip_average"] is True
+    payload = load_checkpoint(tiny_checkpoint)
+    model = model_from_checkpoint(payload)
+    gray = np.random.default_rng(3).random((2, 1, 32, 40), dtype=np.float32)
+    with torch.no_grad():
+        plain = model(torch.from_numpy(gray))
+        mirrored = model(torch.from_numpy(gray).flip(-1)).flip(-1)
+    session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"gray": gray})[0]
+    assert np.abs(got - (0.5 * (plain + mirrored)).numpy()).max() < 1e-4
+    seed = tmp_path / "seed.pth"
+    _checkpoint(seed, "seed-unet", widths=(4, 4, 8, 8, 8))
+    with pytest.raises(ExportError, match="chroma-unet"):
+        export_checkpoint(seed, test_flip=True)

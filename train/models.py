@@ -129,12 +129,18 @@ class GlobalContext(nn.Module):
 
 class ChromaUNet(nn.Module):
     """U-Net that predicts (Cb, Cr) from luminance and recombines them with the exact input
-    luminance, so its output never changes the brightness it was given."""
+    luminance, so its output never changes the brightness it was given.
+
+    ``flip_average``: in eval mode, average the prediction with that of the mirrored image
+    (test-time augmentation; the average of two colours of equal luminance keeps it).
+    """
 
     size_multiple = 1
 
-    def __init__(self, width: int = 32, depth: int = 3, global_context: bool = True) -> None:
+    def __init__(self, width: int = 32, depth: int = 3, global_context: bool = True,
+                 flip_average: bool = False) -> None:
         super().__init__()
+        self.flip_average = flip_average
         widths = [width * 2**i for i in range(depth + 1)]
         self.stem = DoubleConv(1, widths[0])
         self.down = nn.ModuleList(DoubleConv(widths[i], widths[i + 1]) for i in range(depth))
@@ -147,6 +153,12 @@ class ChromaUNet(nn.Module):
         self.depth = depth
 
     def forward(self, gray: torch.Tensor) -> torch.Tensor:
+        rgb = self._colorize(gray)
+        if self.flip_average and not self.training:
+            rgb = 0.5 * (rgb + self._colorize(gray.flip(-1)).flip(-1))
+        return rgb
+
+    def _colorize(self, gray: torch.Tensor) -> torch.Tensor:
         height, width = gray.shape[-2:]
         multiple = 2**self.depth
         pad_h, pad_w = (-height) % multiple, (-width) % multiple
@@ -165,8 +177,9 @@ class ChromaUNet(nn.Module):
 
 
 @register_model("chroma-unet")
-def chroma_unet(width: int = 32, depth: int = 3, global_context: bool = True) -> nn.Module:
-    return ChromaUNet(width=width, depth=depth, global_context=global_context)
+def chroma_unet(width: int = 32, depth: int = 3, global_context: bool = True,
+                flip_average: bool = False) -> nn.Module:
+    return ChromaUNet(width=width, depth=depth, global_context=global_context, flip_average=flip_average)
 
 
 def count_parameters(model: nn.Module) -> int:
