@@ -36,6 +36,7 @@ def _curves(path: Path, rows: list[dict], series: dict[str, str], ylabel: str, t
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, len(series), figsize=(5 * len(series), 3.6), squeeze=False)
     for ax, (key, label) in zip(axes[0], series.items()):
@@ -43,6 +44,7 @@ def _curves(path: Path, rows: list[dict], series: dict[str, str], ylabel: str, t
         if points:
             ax.plot(*zip(*points), marker="o", label=label)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabel if len(series) == 1 else label)
         ax.grid(alpha=0.3)
         ax.set_title(label)
@@ -58,6 +60,7 @@ def plot_losses(path: Path, rows: list[dict]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, label in (("train_loss", "train"), ("val_loss", "validation")):
@@ -65,6 +68,7 @@ def plot_losses(path: Path, rows: list[dict]) -> None:
         if points:
             ax.plot(*zip(*points), marker="o", label=label)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("total loss")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
