@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from colorbatch.color import gray_u8
 from colorbatch.errors import ImageError
-from colorbatch.imaging import DEFAULT_MAX_PIXELS, read_rgb, write_atomic
+from colorbatch.imaging import encode, read_rgb, write_atomic
 from colorbatch.pipeline import Job, Result, RunOptions, RunSummary, check_paths, plan_jobs
 
 
 def _gray_file(job: Job, max_pixels: int) -> Result:
     try:
-        with Image.open(job.source) as probe:
-            if probe.width * probe.height > max_pixels:
-                raise ImageError(f"{job.source}: {probe.width}x{probe.height} is over the pixel limit")
-        rgb = read_rgb(job.source)
-        buffer = io.BytesIO()
-        Image.fromarray(gray_u8(np.ascontiguousarray(rgb)), "L").save(
-            buffer, format={".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(job.target.suffix, "PNG"),
-            **({"quality": 95} if job.target.suffix in (".jpg", ".jpeg", ".webp") else {}),
-        )
-        write_atomic(job.target, buffer.getvalue())
+        gray = gray_u8(read_rgb(job.source, max_pixels))
+        write_atomic(job.target, encode(gray, None, job.target.suffix))
     except ImageError as exc:
         return Result(job.source, job.target, "failed", str(exc))
     except OSError as exc:
-        return Result(job.source, job.target, "failed", f"{job.source}: {exc}")
+        return Result(job.source, job.target, "failed", f"cannot write {job.target}: {exc}")
     return Result(job.source, job.target, "done")
 
 
@@ -54,7 +42,7 @@ def gray_tree(source: Path, out: Path, options: RunOptions,
             if isinstance(item, Result):
                 record(item)
                 continue
-            pending.append(pool.submit(_gray_file, item, options.max_pixels or DEFAULT_MAX_PIXELS))
+            pending.append(pool.submit(_gray_file, item, options.max_pixels))
             while len(pending) > 4 * options.workers:
                 record(pending.pop(0).result())
         for future in pending:

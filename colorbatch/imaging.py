@@ -7,9 +7,11 @@ the EXIF orientation applied. Any failure is an ``ImageError`` naming the file a
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,8 +74,10 @@ def decoded_from_image(image) -> Decoded:
     raise ImageError(f"unsupported array shape {array.shape} (H, W) or (H, W, 3|4)")
 
 
-def decode(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
-    """Read ``path`` into luminance and alpha; raises ``ImageError`` with the reason."""
+@contextlib.contextmanager
+def _opened(path: Path, max_pixels: int) -> Iterator[Image.Image]:
+    """An image opened with the checks every reader needs (empty file, pixel limit, truncation),
+    EXIF orientation applied; Pillow's errors become ``ImageError`` naming the file."""
     path = Path(path)
     try:
         if path.stat().st_size == 0:
@@ -88,7 +92,7 @@ def decode(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
                         f"{max_pixels:,} (possible decompression bomb; raise --max-pixels to allow)"
                     )
                 image.load()
-                return _luma_and_alpha(ImageOps.exif_transpose(image))
+                yield ImageOps.exif_transpose(image)
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -99,6 +103,18 @@ def decode(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
         raise ImageError(f"{path}: cannot decode ({exc})") from None
 
 
+def decode(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
+    """Read ``path`` into luminance and alpha; raises ``ImageError`` with the reason."""
+    with _opened(path, max_pixels) as image:
+        return _luma_and_alpha(image)
+
+
+def read_rgb(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """A file as uint8 RGB ``(H, W, 3)``, EXIF orientation applied (scoring, gray copies)."""
+    with _opened(path, max_pixels) as image:
+        return np.asarray(image.convert("RGB"))
+
+
 def output_suffix(input_path: Path, fmt: str) -> str:
     """The output file's extension for an input and ``--format``."""
     if fmt == "same":
@@ -107,10 +123,10 @@ def output_suffix(input_path: Path, fmt: str) -> str:
     return f".{fmt}"
 
 
-def encode(rgb: np.ndarray, alpha: np.ndarray | None, suffix: str, quality: int = 95) -> bytes:
-    """uint8 RGB ``(H, W, 3)`` (+ alpha where the format keeps it) to file bytes."""
+def encode(pixels: np.ndarray, alpha: np.ndarray | None, suffix: str, quality: int = 95) -> bytes:
+    """uint8 RGB ``(H, W, 3)`` or gray ``(H, W)`` (+ alpha where the format keeps it) to file bytes."""
     pil_format = _PIL_FORMAT[suffix]
-    image = Image.fromarray(rgb, "RGB")
+    image = Image.fromarray(pixels, "RGB" if pixels.ndim == 3 else "L")
     if alpha is not None and pil_format in _ALPHA_FORMATS:
         image.putalpha(Image.fromarray(alpha, "L"))
     buffer = io.BytesIO()
@@ -130,14 +146,3 @@ def write_atomic(path: Path, data: bytes) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """A file as uint8 RGB ``(H, W, 3)``, EXIF orientation applied (for scoring)."""
-    try:
-        with Image.open(path) as image:
-            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image Pillow can identify") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(f"{path}: cannot decode ({exc})") from None

@@ -25,6 +25,7 @@ from colorbatch.imaging import (
     decode,
     encode,
     output_suffix,
+    read_rgb,
     write_atomic,
 )
 from colorbatch.pairing import find_partner
@@ -135,12 +136,13 @@ class _Batcher:
         self.pixels = 0
 
     def add(self, job: Job, decoded: Decoded) -> list[list[tuple[Job, Decoded]]]:
-        group = self.groups.setdefault(self.colorizer.shape_for(decoded), [])
+        shape = self.colorizer.shape_for(decoded)
+        group = self.groups.setdefault(shape, [])
         group.append((job, decoded))
         self.pixels += decoded.luma.size
         ready = []
         if len(group) >= self.batch_size:
-            ready.append(self._take(self.colorizer.shape_for(decoded)))
+            ready.append(self._take(shape))
         while self.pixels > PENDING_PIXEL_LIMIT and self.groups:
             ready.append(self._take(max(self.groups, key=lambda k: len(self.groups[k]))))
         return ready
@@ -184,8 +186,6 @@ class Pipeline:
         return result
 
     def _score(self, job: Job, rgb: np.ndarray, result: Result) -> None:
-        from colorbatch.imaging import read_rgb
-
         partner = find_partner(self.options.truth, job.relative)
         if partner is None:
             return
