@@ -7,7 +7,8 @@ Measures, each in a fresh process (so peak RSS is its own):
   2. model only: onnxruntime on pre-decoded batches of the same size (the compute floor);
   3. I/O only: the same pipeline with the model replaced by gray pass-through (decode, encode,
      write on the same thread pools: the I/O floor);
-  4. the original recipe's way: PyTorch, one image at a time, PIL in and out.
+  4. the original recipe's way: PyTorch, one image at a time, PIL in and out, same model
+     (and, with --recipe-checkpoint, the recipe's own seed-unet network).
 On a CPU the ideal end-to-end time is time(2) + time(3). Thresholds: time(1) <= 1.25 x ideal,
 (1) >= 10 x (4) in images/s, peak RSS of (1) <= 500 MB and flat from 1,000 to 10,000 files,
 one 4000x3000 photo under 1.5 GB.
@@ -152,6 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=None, help="ONNX model (default: the bundled one)")
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="same model as a checkpoint")
+    parser.add_argument("--recipe-checkpoint", help="a seed-unet checkpoint: also time the recipe's own network")
     parser.add_argument("--limit", type=int, default=10_000)
     args = parser.parse_args()
     from colorbatch.session import bundled_model_path
@@ -167,6 +169,7 @@ def main() -> None:
     torch_loop = _spawn("torch", args.checkpoint, str(full), out)
     e2e_small = _spawn("e2e", model, str(small), out)
     big = _spawn("e2e", model, str(_big_photo()), out)
+    recipe = _spawn("torch", args.recipe_checkpoint, str(full), out) if args.recipe_checkpoint else None
     ideal = floor_model["seconds"] + floor_io["seconds"]
 
     def rate(r):
@@ -175,6 +178,8 @@ def main() -> None:
     measured = [("1. colorbatch run (end to end)", e2e), ("2. model only (onnxruntime)", floor_model),
                 ("3. I/O only (decode+encode+write)", floor_io), ("4. PyTorch loop, one image at a time", torch_loop),
                 ("1 on 1,000 files", e2e_small), ("one 4000x3000 gray photo", big)]
+    if recipe is not None:
+        measured.insert(4, ("4b. PyTorch loop with the recipe's seed-unet", recipe))
     rows = [{"measurement": label, "images": r["images"], "seconds": r["seconds"], "images_per_s": rate(r),
              "peak_rss_mb": r["peak_rss_mb"]} for label, r in measured]
     checks = {
@@ -186,6 +191,8 @@ def main() -> None:
         "rss_growth_1k_to_10k_mb": e2e["peak_rss_mb"] - e2e_small["peak_rss_mb"],
         "big_photo_rss_ok": big["peak_rss_mb"] < 1536,
     }
+    if recipe is not None:
+        checks["speedup_over_recipe_loop"] = rate(e2e) / rate(recipe)
     write_results("run_throughput", rows, {"checks": checks, "model": model})
     for key, value in checks.items():
         print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
