@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from colorbatch.color import to_uint8
+from colorbatch.colorize import recombine
 from colorbatch.errors import DataError
 from colorbatch.summary import summarise
 
@@ -92,14 +92,15 @@ def _augment(gray: torch.Tensor, color: torch.Tensor, config: TrainConfig, rng: 
 
 @torch.no_grad()
 def predict(model: nn.Module, gray_u8: np.ndarray, device: torch.device, batch_size: int = 256) -> np.ndarray:
-    """Colorize uint8 gray ``(N, H, W)`` into uint8 RGB ``(N, H, W, 3)``, as files would hold it."""
+    """Colorize uint8 gray ``(N, H, W)`` into uint8 RGB ``(N, H, W, 3)``, exactly as ``colorbatch
+    run`` writes it: the runtime's own recombination with the input luminance, then 8 bits."""
     model.eval()
     outputs = []
     for start in range(0, len(gray_u8), batch_size):
-        gray = torch.from_numpy(gray_u8[start : start + batch_size]).to(device).float().div(255).unsqueeze(1)
-        rgb = model(gray).float().permute(0, 2, 3, 1).cpu().numpy()
-        outputs.append(to_uint8(rgb))
-    return np.concatenate(outputs)
+        luma = gray_u8[start : start + batch_size].astype(np.float32) / 255
+        rgb = model(torch.from_numpy(luma).to(device).unsqueeze(1)).float().cpu().numpy()
+        outputs.extend(recombine(y, chw) for y, chw in zip(luma, rgb))
+    return np.stack(outputs)
 
 
 def evaluate(model: nn.Module, split: Split, device: torch.device) -> dict[str, Any]:
