@@ -155,3 +155,12 @@ def test_test_flip_export_averages_mirrored_predictions(tmp_path, tiny_checkpoin
     _checkpoint(seed, "seed-unet", widths=(4, 4, 8, 8, 8))
     with pytest.raises(ExportError, match="chroma-unet"):
         export_checkpoint(seed, test_flip=True)
+
+
+def test_unwritable_output_folder_is_refused_before_any_work(tmp_path, tiny_checkpoint, monkeypatch):
+    import colorbatch.export.onnx_export as exporter
+
+    monkeypatch.setattr(exporter.os, "access", lambda path, mode: False)
+    with pytest.raises(InvalidPathError, match="is not writable"):
+        export_checkpoint(tiny_checkpoint, tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
