@@ -8,6 +8,7 @@ constant memory (running sums plus a PSNR list for median and percentile). Train
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,8 +91,9 @@ class Summary:
         }
 
 
-def summarise(preds: np.ndarray, truths: np.ndarray) -> dict[str, float | int | None]:
-    """Aggregate over paired uint8 RGB stacks ``(N, H, W, 3)``."""
+def summarise(preds: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> dict[str, float | int | None]:
+    """Aggregate over paired uint8 RGB images: stacks ``(N, H, W, 3)`` or lists whose pairs
+    may differ in size from one another."""
     summary = Summary()
     for pred, truth in zip(preds, truths):
         summary.add(score_pair(pred, truth), pred.shape[0] * pred.shape[1])

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from colorbatch.color import gray_u8
-from colorbatch.colorize import Colorizer
+from colorbatch.colorize import Colorizer, network_input
 from colorbatch.discover import iter_images
 from colorbatch.errors import ExportError, ImageError
-from colorbatch.imaging import read_rgb
+from colorbatch.imaging import decoded_from_image, read_rgb
 from colorbatch.summary import summarise
 
 CALIBRATION_LIMIT = 256
@@ -42,14 +42,9 @@ def calibration_images(folder: Path | None, limit: int = CALIBRATION_LIMIT) -> l
 
 
 def _network_batches(colorizer: Colorizer, images: list[np.ndarray]) -> list[np.ndarray]:
-    from colorbatch.colorize import network_input
-    from colorbatch.imaging import Decoded
-
-    batches = []
-    for rgb in images:
-        decoded = Decoded(gray_u8(rgb).astype(np.float32) / 255, None)
-        batches.append(network_input(decoded.luma, colorizer.shape_for(decoded))[None])
-    return batches
+    """Each image as the runtime feeds it to the network: gray, at the network's size."""
+    decoded = [decoded_from_image(gray_u8(rgb)) for rgb in images]
+    return [network_input(d.luma, colorizer.shape_for(d))[None] for d in decoded]
 
 
 class _Reader:
@@ -101,32 +96,29 @@ def _seconds_per_batch(colorizer: Colorizer, side: int, repeats: int = 10) -> fl
     return (time.perf_counter() - started) / repeats
 
 
-def _colorize_all(colorizer: Colorizer, images: list[np.ndarray]) -> np.ndarray:
-    outputs = [colorizer.colorize(gray_u8(rgb)) for rgb in images]
-    return [np.asarray(o.convert("RGB")) for o in outputs]
+def _mean_psnr(colorizer: Colorizer, images: list[np.ndarray]) -> float:
+    """Mean PSNR of the images colorized from their gray copies through the runtime path."""
+    outputs = [np.asarray(colorizer.colorize(gray_u8(rgb)).convert("RGB")) for rgb in images]
+    value = summarise(outputs, images)["psnr_mean"]
+    return float("nan") if value is None else value
 
 
-def compare(fp32: Path, variant: Path, images: list[np.ndarray]) -> dict[str, float]:
-    """Speed-up and PSNR change of ``variant`` against ``fp32`` on this CPU."""
+def compare(full: Colorizer, variant: Path, images: list[np.ndarray]) -> dict[str, float]:
+    """Speed-up and PSNR change of ``variant`` against the fp32 colorizer ``full`` on this CPU."""
     try:
         reduced = Colorizer(str(variant), device="cpu")
     except Exception as exc:  # a model the CPU provider cannot run is an error, not a file
         raise ExportError(f"{variant.name}: the CPU provider cannot run it ({exc})") from None
-    full = Colorizer(str(fp32), device="cpu")
     side = full.model.info.train_size
     speedup = _seconds_per_batch(full, side) / _seconds_per_batch(reduced, side)
-    psnr = {}
-    for name, colorizer in (("fp32", full), ("variant", reduced)):
-        scores = [summarise(out[None], rgb[None]) for out, rgb in zip(_colorize_all(colorizer, images), images)]
-        finite = [s["psnr_mean"] for s in scores if s["psnr_mean"] is not None]
-        psnr[name] = float(np.mean(finite)) if finite else float("nan")
-    return {"speedup": speedup, "psnr_fp32": psnr["fp32"], "psnr": psnr["variant"],
-            "psnr_change": psnr["variant"] - psnr["fp32"]}
+    psnr_fp32, psnr = _mean_psnr(full, images), _mean_psnr(reduced, images)
+    return {"speedup": speedup, "psnr_fp32": psnr_fp32, "psnr": psnr, "psnr_change": psnr - psnr_fp32}
 
 
 def quantize_variants(fp32: Path, fp16: bool, int8: bool, calib: Path | None) -> list[str]:
     """Write the requested copies beside ``fp32`` and describe each; returns report lines."""
     images = calibration_images(calib)
+    full = Colorizer(str(fp32), device="cpu")
     lines = []
     jobs = [("fp16", fp16), ("int8", int8)]
     for precision, wanted in jobs:
@@ -138,8 +130,8 @@ def quantize_variants(fp32: Path, fp16: bool, int8: bool, calib: Path | None) ->
             if precision == "fp16":
                 write_fp16(fp32, tmp)
             else:
-                write_int8(fp32, tmp, _network_batches(Colorizer(str(fp32), device="cpu"), images))
-            facts = compare(fp32, tmp, images)
+                write_int8(fp32, tmp, _network_batches(full, images))
+            facts = compare(full, tmp, images)
             os.replace(tmp, target)
         finally:
             if tmp.exists():

@@ -126,7 +126,8 @@ def test_fp16_and_int8_copies_run_and_stay_close(tmp_path, tiny_onnx):
 
     images = calibration_images(None)[:3]
     write_fp16(tiny_onnx, tmp_path / "m.fp16.onnx")
-    write_int8(tiny_onnx, tmp_path / "m.int8.onnx", _network_batches(Colorizer(str(tiny_onnx), "cpu"), images))
+    fp32 = Colorizer(str(tiny_onnx), "cpu")
+    write_int8(tiny_onnx, tmp_path / "m.int8.onnx", _network_batches(fp32, images))
     gray = np.random.default_rng(1).random((2, 1, 32, 32), dtype=np.float32)
     full = ort.InferenceSession(str(tiny_onnx), providers=["CPUExecutionProvider"]).run(None, {"gray": gray})[0]
     for name, tolerance in (("m.fp16.onnx", 1e-2), ("m.int8.onnx", 0.1)):
@@ -134,7 +135,7 @@ def test_fp16_and_int8_copies_run_and_stay_close(tmp_path, tiny_onnx):
         assert session.get_inputs()[0].type == "tensor(float)"
         out = session.run(None, {"gray": gray})[0]
         assert out.dtype == np.float32 and np.abs(out - full).max() < tolerance
-        facts = compare(tiny_onnx, tmp_path / name, images)
+        facts = compare(fp32, tmp_path / name, images)
         assert facts["speedup"] > 0 and abs(facts["psnr_change"]) < 0.5
     assert describe(tmp_path / "m.int8.onnx")["precision"] == "int8"
 

@@ -31,23 +31,28 @@ def write_history(path: Path, rows: list[dict]) -> None:
             writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in HISTORY_FIELDS})
 
 
-def _curves(path: Path, rows: list[dict], series: dict[str, str], ylabel: str, title: str) -> None:
+def _plot(path: Path, rows: list[dict], title: str, panels: list[tuple[str, dict[str, str], bool]]) -> None:
+    """One PNG of side-by-side panels; each panel is (y label, {history key: line label}, log y)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, len(series), figsize=(5 * len(series), 3.6), squeeze=False)
-    for ax, (key, label) in zip(axes[0], series.items()):
-        points = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None and math.isfinite(r[key])]
-        if points:
-            ax.plot(*zip(*points), marker="o", label=label)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels) + 1, 3.8), squeeze=False)
+    for ax, (ylabel, lines, log_y) in zip(axes[0], panels):
+        for key, label in lines.items():
+            points = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None and math.isfinite(r[key])]
+            if points:
+                ax.plot(*zip(*points), marker="o", label=label)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(ylabel if len(series) == 1 else label)
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        ax.set_title(label)
+        if log_y:
+            ax.set_yscale("log")
+        if len(lines) > 1:
+            ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,29 +61,10 @@ def _curves(path: Path, rows: list[dict], series: dict[str, str], ylabel: str, t
 
 
 def plot_losses(path: Path, rows: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
-        points = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
-        if points:
-            ax.plot(*zip(*points), marker="o", label=label)
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("total loss")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title("Training and validation loss")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _plot(path, rows, "Training and validation loss",
+          [("total loss", {"train_loss": "train", "val_loss": "validation"}, True)])
 
 
 def plot_metrics(path: Path, rows: list[dict]) -> None:
-    _curves(path, rows, {"val_psnr": "PSNR (dB)", "val_ssim": "SSIM"}, "", "Validation metrics")
+    _plot(path, rows, "Validation metrics",
+          [("PSNR (dB)", {"val_psnr": "PSNR"}, False), ("SSIM", {"val_ssim": "SSIM"}, False)])
