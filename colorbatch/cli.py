@@ -65,10 +65,14 @@ def _chosen(ctx: click.Context, name: str) -> bool:
 @click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate (Adam).")
 @click.option("--schedule", type=click.Choice(["onecycle", "cosine", "constant"]), default="onecycle",
               show_default=True, help="Learning-rate schedule.")
-@click.option("--mse-weight", type=float, default=1.0, show_default=True, help="Weight of pixel MSE.")
+@click.option("--mse-weight", type=float, default=1.0, show_default=True, help="Weight of the pixel loss.")
+@click.option("--pixel-loss", type=click.Choice(["mse", "log-mse"]), default="mse", show_default=True,
+              help="mse: the recipe's pooled MSE; log-mse: mean of per-image log MSE (trains for mean PSNR).")
 @click.option("--vgg-weight", type=float, default=0.0, show_default=True, help="Weight of VGG-16 perceptual loss.")
 @click.option("--l1-weight", type=float, default=0.0, show_default=True, help="Weight of L1 weight regularisation.")
 @click.option("--l2-weight", type=float, default=0.0, show_default=True, help="Weight of L2 weight regularisation.")
+@click.option("--ssim-loss-weight", type=float, default=0.0, show_default=True,
+              help="Weight of 1 - SSIM (the metric's own definition).")
 @click.option("--vgg-weights", type=click.Path(path_type=Path),
               help="torchvision's vgg16-397923af.pth (default: the torch hub cache).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for split, init and shuffling.")
@@ -81,6 +85,8 @@ def _chosen(ctx: click.Context, name: str) -> bool:
 @click.option("--max-images", type=int, help="Use only the first N training images (quick runs).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Keep decoded images here as .npz.")
 @click.option("--resume", type=click.Path(path_type=Path), help="Continue from a checkpoint.")
+@click.option("--init", "init_from", type=click.Path(path_type=Path),
+              help="Fine-tune: start from a checkpoint's weights with a fresh epoch count and schedule.")
 @click.pass_context
 def train(ctx: click.Context, **opts) -> None:
     """Train a colorization model; artefacts go to the run folder (--out)."""
@@ -89,7 +95,9 @@ def train(ctx: click.Context, **opts) -> None:
     from colorbatch.train.trainer import TrainConfig
     from colorbatch.train.trainer import train as run_training
 
-    loss = {k: opts[f"{k}_weight"] for k in ("mse", "vgg", "l1", "l2")}
+    if opts["resume"] and opts["init_from"]:
+        raise click.UsageError("--resume continues a run and --init starts a new one: pass only one")
+    loss = {k: opts[f"{k}_weight"] for k in ("mse", "vgg", "l1", "l2", "ssim_loss")}
     if opts["preset"]:
         for key, value in {"arch": "seed-unet", "lr": 1e-4, "batch_size": 16, "epochs": 50,
                            "schedule": "constant"}.items():
@@ -104,14 +112,14 @@ def train(ctx: click.Context, **opts) -> None:
         data=str(opts["data_dir"]), out=str(opts["out_dir"]),
         gray_dir=str(opts["gray_dir"]) if opts["gray_dir"] else None,
         arch=opts["arch"], arch_kwargs=arch_kwargs, epochs=opts["epochs"], batch_size=opts["batch_size"],
-        lr=opts["lr"], schedule=opts["schedule"], loss=loss,
+        lr=opts["lr"], schedule=opts["schedule"], loss=loss, pixel_loss=opts["pixel_loss"],
         vgg_weights=str(opts["vgg_weights"]) if opts["vgg_weights"] else None, seed=opts["seed"],
         eval_every=opts["eval_every"], device=opts["device"], flip=opts["flip"], crop=opts["crop"],
         image_size=opts["image_size"], max_images=opts["max_images"],
         cache_dir=str(opts["cache_dir"]) if opts["cache_dir"] else None,
     )
     try:
-        run_training(config, resume=opts["resume"])
+        run_training(config, resume=opts["resume"], init=opts["init_from"])
     except KeyboardInterrupt:
         click.echo("interrupted: checkpoint saved in param/last.pth", err=True)
         sys.exit(130)

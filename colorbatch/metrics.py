@@ -20,6 +20,8 @@ from skimage.metrics import structural_similarity
 PEAK = 255.0
 SSIM_SIGMA = 1.5
 SSIM_WINDOW = 11  # 2 * int(3.5 * 1.5 + 0.5) + 1, the taps of the Gaussian above
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
 
 DEFINITIONS = {
     "psnr": "10*log10(255^2/MSE), MSE over all pixels and RGB channels of 8-bit images; "
@@ -69,8 +71,8 @@ def ssim(pred: np.ndarray, truth: np.ndarray) -> float:
             gaussian_weights=True,
             sigma=SSIM_SIGMA,
             use_sample_covariance=False,
-            K1=0.01,
-            K2=0.03,
+            K1=SSIM_K1,
+            K2=SSIM_K2,
             data_range=PEAK,
             channel_axis=-1,
         )

@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import pickle
 
 import numpy as np
@@ -161,9 +162,72 @@ def test_losses_are_logged_apart(tmp_path):
     model = create_model("chroma-unet", width=4, depth=2)
     out = model(torch.rand(2, 1, 32, 32))
     total, terms = loss(out, torch.rand(2, 3, 32, 32), model)
-    assert set(terms) == {"mse", "vgg", "l1", "l2"} and all(v > 0 for v in terms.values())
+    assert set(terms) == {"mse", "vgg", "l1", "l2", "ssim_loss"} and terms["ssim_loss"] == 0
+    assert all(terms[name] > 0 for name in ("mse", "vgg", "l1", "l2"))
     expected = terms["mse"] + 0.5 * terms["vgg"] + 1e-6 * terms["l1"] + 1e-5 * terms["l2"]
     assert float(total.detach()) == pytest.approx(expected, rel=1e-4)
+
+
+def test_log_mse_is_the_mean_of_per_image_log_errors_and_mse_is_still_logged():
+    from colorbatch.train.losses import ColorizationLoss, LossWeights, log_mse
+
+    torch.manual_seed(0)
+    target = torch.rand(3, 3, 8, 8)
+    output = target.clone()
+    output[0] += 0.01  # one nearly right image, two far off: pooled MSE hides the first
+    output[1:] = torch.rand(2, 3, 8, 8)
+    per_image = ((output - target) ** 2).flatten(1).mean(1).numpy().astype(np.float64)
+    expected = np.mean(np.log(per_image + (0.5 / 255) ** 2))
+    assert float(log_mse(output, target)) == pytest.approx(expected, rel=1e-5)
+    model = create_model("chroma-unet", width=4, depth=2)
+    total, terms = ColorizationLoss(LossWeights(mse=2.0), pixel="log-mse")(output, target, model)
+    assert float(total) == pytest.approx(2 * expected, rel=1e-5)
+    assert terms["mse"] == pytest.approx(per_image.mean(), rel=1e-5)
+    with pytest.raises(ValueError, match="log-mse"):
+        ColorizationLoss(LossWeights(), pixel="l1")
+
+
+def test_ssim_loss_twin_equals_the_metric():
+    from colorbatch.train.losses import ColorizationLoss, LossWeights
+    from colorbatch.train.metrics import ssim_per_image
+
+    from colorbatch.metrics import ssim
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 256, (3, 32, 40, 3), dtype=np.uint8)
+    pred = np.clip(truth.astype(int) + rng.integers(-40, 41, truth.shape), 0, 255).astype(np.uint8)
+    pred[2] = truth[2]
+
+    def chw(x):
+        return torch.from_numpy(x).double().div(255).permute(0, 3, 1, 2)
+
+    twin = ssim_per_image(chw(pred), chw(truth)).numpy()
+    assert twin == pytest.approx([ssim(p, t) for p, t in zip(pred, truth)], abs=1e-6)
+    assert twin[2] == pytest.approx(1.0)
+    model = create_model("chroma-unet", width=4, depth=2)
+    total, terms = ColorizationLoss(LossWeights(mse=0, ssim_loss=1))(chw(pred).float(), chw(truth).float(), model)
+    assert float(total) == pytest.approx(1 - twin.mean(), abs=1e-5) and terms["ssim_loss"] > 0
+
+
+def test_init_takes_weights_only_and_checks_the_architecture(tmp_path, tiny_checkpoint):
+    write_color_tree(tmp_path / "data", 40)
+    config = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"), arch_kwargs={"width": 4, "depth": 2},
+                         epochs=1, batch_size=16, pixel_loss="log-mse")
+    trainer = Trainer(config)
+    trainer.init_weights(tiny_checkpoint)
+    source = load_checkpoint(tiny_checkpoint)["state_dict"]
+    assert all(torch.equal(value, source[name]) for name, value in trainer.model.state_dict().items())
+    assert trainer.epoch == 0 and trainer.optimizer.state_dict()["state"] == {}
+    trainer.fit()  # log-mse totals are negative: the curves must still plot
+    rows = list(csv.DictReader((tmp_path / "run" / "history.csv").read_text().splitlines()))
+    assert float(rows[0]["train_loss"]) < 0 < float(rows[0]["train_mse"])
+    assert (tmp_path / "run" / "loss" / "loss.png").stat().st_size > 0
+    wider = Trainer(dataclasses.replace(config, arch_kwargs={"width": 8, "depth": 2}))
+    with pytest.raises(CheckpointError, match="same architecture"):
+        wider.init_weights(tiny_checkpoint)
+    result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "r2"),
+                                      "--init", str(tiny_checkpoint), "--resume", str(tiny_checkpoint)])
+    assert result.exit_code == 2 and "only one" in result.output
 
 
 # --- data layouts ----------------------------------------------------------------------------

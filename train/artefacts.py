@@ -10,8 +10,8 @@ import numpy as np
 from PIL import Image
 
 HISTORY_FIELDS = (
-    "epoch", "lr", "seconds", "train_loss", "train_mse", "train_vgg", "train_l1", "train_l2",
-    "val_loss", "val_mse", "val_psnr", "val_ssim", "val_psnr_pooled", "val_colourfulness",
+    "epoch", "lr", "seconds", "train_loss", "train_mse", "train_vgg", "train_l1", "train_l2", "train_ssim_loss",
+    "val_loss", "val_mse", "val_ssim_loss", "val_psnr", "val_ssim", "val_psnr_pooled", "val_colourfulness",
 )
 
 
@@ -49,7 +49,7 @@ def _plot(path: Path, rows: list[dict], title: str, panels: list[tuple[str, dict
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        if log_y:
+        if log_y and all(v > 0 for line in ax.get_lines() for v in line.get_ydata()):
             ax.set_yscale("log")
         if len(lines) > 1:
             ax.legend()
@@ -62,7 +62,8 @@ def _plot(path: Path, rows: list[dict], title: str, panels: list[tuple[str, dict
 
 def plot_losses(path: Path, rows: list[dict]) -> None:
     _plot(path, rows, "Training and validation loss",
-          [("total loss", {"train_loss": "train", "val_loss": "validation"}, True)])
+          [("total loss", {"train_loss": "train", "val_loss": "validation"}, True),
+           ("pixel MSE", {"train_mse": "train", "val_mse": "validation"}, True)])
 
 
 def plot_metrics(path: Path, rows: list[dict]) -> None:

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from colorbatch.colorize import recombine
-from colorbatch.errors import DataError
+from colorbatch.errors import CheckpointError, DataError
 from colorbatch.summary import summarise
 
 from . import artefacts
@@ -48,6 +48,7 @@ class TrainConfig:
     lr: float = 2e-3
     schedule: str = "onecycle"  # onecycle | cosine | constant
     loss: dict[str, float] = field(default_factory=lambda: dataclasses.asdict(LossWeights()))
+    pixel_loss: str = "mse"  # mse | log-mse
     vgg_weights: str | None = None
     seed: int = 0
     eval_every: int = 5
@@ -135,7 +136,7 @@ class Trainer:
         self.model = create_model(config.arch, **config.arch_kwargs).to(self.device)
         weights = LossWeights(**config.loss)
         vgg = load_vgg16_features(config.vgg_weights).to(self.device) if weights.vgg > 0 else None
-        self.loss = ColorizationLoss(weights, vgg)
+        self.loss = ColorizationLoss(weights, vgg, pixel=config.pixel_loss)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.steps_per_epoch = len(self.train_split) // config.batch_size
         self.scheduler = self._make_scheduler()
@@ -177,6 +178,18 @@ class Trainer:
             save_checkpoint(param / f"epoch_{self.epoch:03d}.pth", **fields)
         save_checkpoint(param / "last.pth", **fields)
         return param / "last.pth"
+
+    def init_weights(self, path: Path) -> None:
+        """Start from another run's weights (fine-tuning): epoch count, optimizer and schedule start fresh."""
+        payload = load_checkpoint(path)
+        if payload["arch"] != self.config.arch or payload["arch_kwargs"] != self.config.arch_kwargs:
+            raise CheckpointError(
+                f"{path}: holds {payload['arch']} {payload['arch_kwargs']}, but this run builds "
+                f"{self.config.arch} {self.config.arch_kwargs}; pass the same architecture options"
+            )
+        self.model.load_state_dict(payload["state_dict"])
+        self.source = f"{self.source}; weights from {path} (epoch {payload['epoch']})"
+        log.info("starting from the weights of %s (epoch %d)", path, payload["epoch"])
 
     def resume(self, path: Path) -> None:
         payload = load_checkpoint(path)
@@ -331,10 +344,15 @@ def setup_logging(out: Path) -> None:
     log.propagate = False
 
 
-def train(config: TrainConfig, resume: Path | None = None) -> dict[str, Any]:
-    """Train per ``config``; returns the final metrics. Artefacts land in ``config.out``."""
+def train(config: TrainConfig, resume: Path | None = None, init: Path | None = None) -> dict[str, Any]:
+    """Train per ``config``; returns the final metrics. Artefacts land in ``config.out``.
+
+    ``resume`` continues a run (epoch count, optimizer, schedule); ``init`` only takes its weights.
+    """
     setup_logging(Path(config.out))
     trainer = Trainer(config)
+    if init is not None:
+        trainer.init_weights(init)
     if resume is not None:
         trainer.resume(resume)
     return trainer.fit()
