@@ -357,6 +357,25 @@ def gray(source: Path, dest: Path, fmt: str, workers, overwrite, shard, strict, 
     _finish(summary, "gray")
 
 
+@cli.command()
+@click.argument("checkpoints", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+              help="The run's training data: batch-norm statistics are measured again on it, metrics on its splits.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Averaged checkpoint (.pth).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Decoded-image cache, as for train.")
+def average(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_dir: Path | None) -> None:
+    """Average the weights of several checkpoints of one run (weight averaging after the fact)."""
+    _require_torch("average")
+    from colorbatch.train.averaging import average_checkpoints
+    from colorbatch.train.trainer import format_metrics
+
+    metrics = average_checkpoints(list(checkpoints), output, data_dir, cache_dir=cache_dir)
+    for split in ("validation", "test"):
+        if split in metrics:
+            click.echo(f"{split}: {format_metrics(metrics[split])}")
+    click.echo(f"wrote {output}")
+
+
 # --- export and info ---------------------------------------------------------------------------
 
 

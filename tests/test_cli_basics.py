@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from colorbatch import __version__
 from colorbatch.cli import cli
 
-COMMANDS = ["run", "score", "gray", "export", "info", "train"]
+COMMANDS = ["run", "score", "gray", "export", "info", "train", "average"]
 
 
 def test_version():

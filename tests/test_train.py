@@ -301,3 +301,42 @@ def test_split_is_deterministic_and_nine_to_one(tmp_path):
     assert len(val_a) == 3 and len(train_a) == 27
     assert np.array_equal(val_a.color, val_b.color)
     assert not np.array_equal(split_train_val(split, seed=8)[1].color, val_a.color)
+
+
+# --- weight averaging ------------------------------------------------------------------------
+
+
+def test_average_means_the_weights_and_remeasures_batch_norm(tmp_path, tiny_run):
+    from colorbatch.train.averaging import average_weights, recompute_batch_norm
+
+    paths = [tiny_run / "param" / "epoch_001.pth", tiny_run / "param" / "epoch_002.pth"]
+    result = CliRunner().invoke(cli, ["average", *map(str, paths), "--data", str(tiny_run.parent),
+                                      "-o", str(tmp_path / "avg.pth")])
+    assert result.exit_code == 0, result.output
+    assert "validation: PSNR" in result.output and "test: PSNR" in result.output
+    first, second = (load_checkpoint(p)["state_dict"] for p in paths)
+    averaged = load_checkpoint(tmp_path / "avg.pth")
+    assert averaged["epoch"] == 2 and len(averaged["averaged_from"]) == 2
+    weights = [k for k, v in averaged["state_dict"].items() if v.ndim == 4]
+    assert weights and all(torch.allclose(averaged["state_dict"][k], (first[k] + second[k]) / 2) for k in weights)
+    # Batch-norm statistics are measured on the training split (here all of it, one batch), not averaged.
+    train_split, _ = split_train_val(load_dataset(tiny_run.parent).train, 0)
+    measured = recompute_batch_norm(average_weights([load_checkpoint(p) for p in paths]), train_split).state_dict()
+    variances = [k for k in averaged["state_dict"] if k.endswith("running_var")]
+    assert variances
+    for key in variances:
+        assert torch.allclose(averaged["state_dict"][key], measured[key], rtol=1e-4, atol=1e-6)
+        assert not torch.allclose(averaged["state_dict"][key], (first[key] + second[key]) / 2, rtol=1e-3)
+    assert model_from_checkpoint(averaged) is not None  # self-describing: export needs nothing else
+
+
+def test_average_refuses_one_checkpoint_or_different_models(tmp_path, tiny_checkpoint):
+    from colorbatch.train.averaging import average_weights
+
+    result = CliRunner().invoke(cli, ["average", str(tiny_checkpoint), "--data", str(tmp_path),
+                                      "-o", str(tmp_path / "a.pth")])
+    assert result.exit_code == CheckpointError.exit_code and "at least two" in result.output
+    payload = load_checkpoint(tiny_checkpoint)
+    other = {**payload, "arch_kwargs": {**payload["arch_kwargs"], "width": 8}}
+    with pytest.raises(CheckpointError, match="cannot average"):
+        average_weights([payload, other])

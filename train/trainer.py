@@ -71,7 +71,7 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _to_tensors(split: Split, index: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def to_tensors(split: Split, index: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     gray = torch.from_numpy(split.gray[index]).to(device).float().div_(255).unsqueeze(1)
     color = torch.from_numpy(split.color[index]).to(device).float().div_(255).permute(0, 3, 1, 2)
     return gray, color.contiguous()
@@ -233,7 +233,7 @@ class Trainer:
             batches = bar
         for i in batches:
             index = np.sort(order[i * self.config.batch_size : (i + 1) * self.config.batch_size])
-            gray, color = _augment(*_to_tensors(self.train_split, index, self.device), self.config, self.rng)
+            gray, color = _augment(*to_tensors(self.train_split, index, self.device), self.config, self.rng)
             for key, value in self._step(gray, color).items():
                 sums[key] = sums.get(key, 0.0) + value
             if bar is not None:
@@ -247,7 +247,7 @@ class Trainer:
         batches = 0
         for start in range(0, len(self.val_split), 256):
             index = np.arange(start, min(start + 256, len(self.val_split)))
-            gray, color = _to_tensors(self.val_split, index, self.device)
+            gray, color = to_tensors(self.val_split, index, self.device)
             total, terms = self.loss(self.model(gray).float(), color, self.model)
             for key, value in {"loss": float(total), **terms}.items():
                 sums[key] = sums.get(key, 0.0) + value
@@ -287,7 +287,7 @@ class Trainer:
             raise
         if self.test_split is not None:
             self.metrics["test"] = evaluate(self.model, self.test_split, self.device)
-            log.info("test: %s", _format_metrics(self.metrics["test"]))
+            log.info("test: %s", format_metrics(self.metrics["test"]))
             self.save(numbered=False)
         return self.metrics
 
@@ -318,11 +318,11 @@ class Trainer:
         self.write_curves()
         message = f"epoch {self.epoch}/{self.config.epochs} train {train['loss']:.5f} val {val['loss']:.5f}"
         if is_eval:
-            message += " | " + _format_metrics(self.metrics["validation"])
+            message += " | " + format_metrics(self.metrics["validation"])
         log.info("%s | %.0fs", message, row["seconds"])
 
 
-def _format_metrics(scores: dict[str, Any]) -> str:
+def format_metrics(scores: dict[str, Any]) -> str:
     def fmt(value, spec):
         return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
