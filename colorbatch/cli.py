@@ -91,13 +91,13 @@ def _chosen(ctx: click.Context, name: str) -> bool:
 def train(ctx: click.Context, **opts) -> None:
     """Train a colorization model; artefacts go to the run folder (--out)."""
     _require_torch("train")
-    from colorbatch.train.losses import PRESETS
+    from colorbatch.train.losses import LOGGED_TERMS, PRESETS
     from colorbatch.train.trainer import TrainConfig
     from colorbatch.train.trainer import train as run_training
 
     if opts["resume"] and opts["init_from"]:
         raise click.UsageError("--resume continues a run and --init starts a new one: pass only one")
-    loss = {k: opts[f"{k}_weight"] for k in ("mse", "vgg", "l1", "l2", "ssim_loss")}
+    loss = {k: opts[f"{k}_weight"] for k in LOGGED_TERMS}
     if opts["preset"]:
         for key, value in {"arch": "seed-unet", "lr": 1e-4, "batch_size": 16, "epochs": 50,
                            "schedule": "constant"}.items():

@@ -225,6 +225,8 @@ def test_init_takes_weights_only_and_checks_the_architecture(tmp_path, tiny_chec
     wider = Trainer(dataclasses.replace(config, arch_kwargs={"width": 8, "depth": 2}))
     with pytest.raises(CheckpointError, match="same architecture"):
         wider.init_weights(tiny_checkpoint)
+    with pytest.raises(CheckpointError, match="same architecture"):
+        wider.resume(tiny_checkpoint)
     result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "r2"),
                                       "--init", str(tiny_checkpoint), "--resume", str(tiny_checkpoint)])
     assert result.exit_code == 2 and "only one" in result.output

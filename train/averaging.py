@@ -9,7 +9,7 @@ are not the average of the statistics, so they are measured again on training im
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,8 @@ from torch import nn
 from colorbatch.errors import CheckpointError
 
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-from .data import Split, load_dataset, split_train_val
-from .trainer import evaluate, to_tensors
-
-log = logging.getLogger("colorbatch.train")
+from .data import Split
+from .trainer import TrainConfig, evaluate, load_splits, to_tensors
 
 
 def average_weights(payloads: list[dict[str, Any]]) -> nn.Module:
@@ -66,8 +64,10 @@ def average_checkpoints(
     payloads = [load_checkpoint(path) for path in paths]
     newest = max(payloads, key=lambda p: p["epoch"])
     config = newest.get("config", {})
-    dataset = load_dataset(Path(data), size=newest.get("train_size", 32), cache_dir=cache_dir)
-    train_split, val_split = split_train_val(dataset.train, config.get("seed", 0))
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    run = TrainConfig(**{**{k: v for k, v in config.items() if k in known}, "data": str(data), "out": str(out),
+                         "cache_dir": str(cache_dir) if cache_dir else None})
+    train_split, val_split, test_split, _ = load_splits(run)
     model = average_weights(payloads)
     rng = np.random.default_rng(0)
     # Shuffled, not sorted: the per-batch variances must come from mixed batches (files often come in class order).
@@ -75,8 +75,8 @@ def average_checkpoints(
     recompute_batch_norm(model, train_split.subset(sample))
     device = torch.device("cpu")
     metrics: dict[str, Any] = {"validation": evaluate(model, val_split, device), "epoch": newest["epoch"]}
-    if dataset.test is not None:
-        metrics["test"] = evaluate(model, dataset.test, device)
+    if test_split is not None:
+        metrics["test"] = evaluate(model, test_split, device)
     save_checkpoint(
         out,
         arch=newest["arch"],
@@ -86,7 +86,7 @@ def average_checkpoints(
         metrics=metrics,
         history=newest.get("history", []),
         config=config,
-        train_size=newest.get("train_size", 32),
+        train_size=newest.get("train_size", run.image_size),
         data_source=newest.get("data_source", str(data)),
         averaged_from=[f"{path} (epoch {p['epoch']})" for path, p in zip(paths, payloads)],
     )

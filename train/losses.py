@@ -7,6 +7,7 @@ ImageNet file ``vgg16-397923af.pth`` loads unchanged; nothing is downloaded.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +96,7 @@ class LossWeights:
 
 
 PIXEL_LOSSES = ("mse", "log-mse")
-LOGGED_TERMS = ("mse", "vgg", "l1", "l2", "ssim_loss")
+LOGGED_TERMS = tuple(f.name for f in dataclasses.fields(LossWeights))
 # Below one 8-bit step the error is rounding noise: log-mse stops chasing it.
 _LOG_MSE_FLOOR = (0.5 / 255) ** 2
 

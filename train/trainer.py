@@ -109,6 +109,21 @@ def evaluate(model: nn.Module, split: Split, device: torch.device) -> dict[str, 
     return summarise(predict(model, split.gray, device), split.color)
 
 
+def load_splits(config: TrainConfig) -> tuple[Split, Split, Split | None, str]:
+    """Training, validation and test splits as ``config`` defines them, and a description of the source."""
+    dataset = load_dataset(
+        Path(config.data),
+        Path(config.gray_dir) if config.gray_dir else None,
+        size=config.image_size,
+        cache_dir=Path(config.cache_dir) if config.cache_dir else None,
+    )
+    full = dataset.train
+    if config.max_images:
+        full = full.subset(np.arange(min(config.max_images, len(full))))
+    train_split, val_split = split_train_val(full, config.seed)
+    return train_split, val_split, dataset.test, dataset.source
+
+
 class Trainer:
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
@@ -116,23 +131,12 @@ class Trainer:
         self.device = pick_device(config.device)
         torch.manual_seed(config.seed)
         self.rng = torch.Generator().manual_seed(config.seed)
-        dataset = load_dataset(
-            Path(config.data),
-            Path(config.gray_dir) if config.gray_dir else None,
-            size=config.image_size,
-            cache_dir=Path(config.cache_dir) if config.cache_dir else None,
-        )
-        full = dataset.train
-        if config.max_images:
-            full = full.subset(np.arange(min(config.max_images, len(full))))
-        self.train_split, self.val_split = split_train_val(full, config.seed)
-        self.test_split = dataset.test
+        self.train_split, self.val_split, self.test_split, self.source = load_splits(config)
         if len(self.train_split) < config.batch_size:
             raise DataError(
                 f"{config.data}: {len(self.train_split)} training images, fewer than one batch "
                 f"({config.batch_size}); lower --batch-size"
             )
-        self.source = dataset.source
         self.model = create_model(config.arch, **config.arch_kwargs).to(self.device)
         weights = LossWeights(**config.loss)
         vgg = load_vgg16_features(config.vgg_weights).to(self.device) if weights.vgg > 0 else None
@@ -179,8 +183,8 @@ class Trainer:
         save_checkpoint(param / "last.pth", **fields)
         return param / "last.pth"
 
-    def init_weights(self, path: Path) -> None:
-        """Start from another run's weights (fine-tuning): epoch count, optimizer and schedule start fresh."""
+    def _load_weights(self, path: Path) -> dict[str, Any]:
+        """Load a checkpoint's weights into this run's model; a different architecture is a clear error."""
         payload = load_checkpoint(path)
         if payload["arch"] != self.config.arch or payload["arch_kwargs"] != self.config.arch_kwargs:
             raise CheckpointError(
@@ -188,12 +192,16 @@ class Trainer:
                 f"{self.config.arch} {self.config.arch_kwargs}; pass the same architecture options"
             )
         self.model.load_state_dict(payload["state_dict"])
+        return payload
+
+    def init_weights(self, path: Path) -> None:
+        """Start from another run's weights (fine-tuning): epoch count, optimizer and schedule start fresh."""
+        payload = self._load_weights(path)
         self.source = f"{self.source}; weights from {path} (epoch {payload['epoch']})"
         log.info("starting from the weights of %s (epoch %d)", path, payload["epoch"])
 
     def resume(self, path: Path) -> None:
-        payload = load_checkpoint(path)
-        self.model.load_state_dict(payload["state_dict"])
+        payload = self._load_weights(path)
         self.optimizer.load_state_dict(payload["optimizer"])
         self.epoch = payload["epoch"]
         saved_epochs = payload.get("config", {}).get("epochs")
