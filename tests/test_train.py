@@ -53,15 +53,24 @@ def test_unknown_model_lists_known_names():
         create_model("resnet")
 
 
-def test_training_lowers_the_loss(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_training_lowers_the_loss(tmp_path, precision):
     write_color_tree(tmp_path / "data", 64)
     trainer = Trainer(TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"),
                                   arch_kwargs={"width": 4, "depth": 2}, epochs=6, batch_size=16, lr=1e-2,
-                                  schedule="constant"))
+                                  schedule="constant", precision=precision))
     first = trainer.validation_loss()["loss"]
     for _ in range(6):
         trainer.run_epoch()
     assert trainer.validation_loss()["loss"] < first
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())  # autocast, not a cast
+
+
+def test_fp16_on_cpu_is_a_clear_error(tmp_path):
+    write_color_tree(tmp_path / "data", 64)
+    result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+                                      "--device", "cpu", "--precision", "fp16", "--epochs", "1"])
+    assert result.exit_code == 5 and "fp16 needs CUDA" in result.output
 
 
 def test_run_folder_holds_every_artefact(tiny_run):
