@@ -372,13 +372,32 @@ def average(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_d
     """Average the weights of several checkpoints of one run (weight averaging after the fact)."""
     _require_torch("average")
     from colorbatch.train.averaging import average_checkpoints
+
+    _echo_metrics(average_checkpoints(list(checkpoints), output, data_dir, cache_dir=cache_dir))
+    click.echo(f"wrote {output}")
+
+
+@cli.command()
+@click.argument("checkpoints", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+              help="The members' training data: metrics are measured on its validation and test splits.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Ensemble checkpoint (.pth).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Decoded-image cache, as for train.")
+def ensemble(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_dir: Path | None) -> None:
+    """Average the colour predictions of chroma-unets trained apart (one checkpoint, one ONNX model)."""
+    _require_torch("ensemble")
+    from colorbatch.train.averaging import ensemble_checkpoints
+
+    _echo_metrics(ensemble_checkpoints(list(checkpoints), output, data_dir, cache_dir=cache_dir))
+    click.echo(f"wrote {output}")
+
+
+def _echo_metrics(metrics: dict) -> None:
     from colorbatch.train.trainer import format_metrics
 
-    metrics = average_checkpoints(list(checkpoints), output, data_dir, cache_dir=cache_dir)
     for split in ("validation", "test"):
         if split in metrics:
             click.echo(f"{split}: {format_metrics(metrics[split])}")
-    click.echo(f"wrote {output}")
 
 
 # --- export and info ---------------------------------------------------------------------------
@@ -391,7 +410,7 @@ def average(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_d
 @click.option("--simplify/--no-simplify", default=True, show_default=True, help="Run onnxscript's optimizer.")
 @click.option("--working-size", type=int, help="Network short side for large inputs (default: training size).")
 @click.option("--test-flip/--no-test-flip", default=None,
-              help="chroma-unet: average with the mirrored prediction (2x compute; default: as trained).")
+              help="chroma models: average with the mirrored prediction (2x compute; default: as trained).")
 @click.option("--fp16", is_flag=True, help="Also write a half-precision copy (float32 inputs/outputs kept).")
 @click.option("--int8", is_flag=True, help="Also write a static QDQ int8 copy, calibrated on --calib.")
 @click.option("--calib", type=click.Path(path_type=Path), help="Calibration images for --int8 (and for reporting).")

@@ -33,6 +33,9 @@ FP32_TOLERANCE = 1e-4
 MAX_SIDE = 16384
 
 
+FLIPPABLE = ("chroma-unet", "chroma-ensemble")
+
+
 @dataclass
 class ExportResult:
     path: Path
@@ -113,14 +116,14 @@ def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DE
                       real_images: list[np.ndarray] | None = None, test_flip: bool | None = None) -> ExportResult:
     """Export ``checkpoint`` to ONNX at ``out`` (default: beside it, ``.onnx``), verified.
 
-    ``test_flip`` overrides the checkpoint's flip averaging (chroma-unet only). Nothing is left
+    ``test_flip`` overrides the checkpoint's flip averaging (chroma models only). Nothing is left
     at ``out`` when verification fails.
     """
     checkpoint = Path(checkpoint)
     payload = load_checkpoint(checkpoint)
     if test_flip is not None:
-        if payload["arch"] != "chroma-unet":
-            raise ExportError(f"--test-flip applies to chroma-unet, not {payload['arch']}")
+        if payload["arch"] not in FLIPPABLE:
+            raise ExportError(f"--test-flip applies to {' and '.join(FLIPPABLE)}, not {payload['arch']}")
         payload = {**payload, "arch_kwargs": {**payload["arch_kwargs"], "flip_average": test_flip}}
     model = model_from_checkpoint(payload)
     out = Path(out) if out is not None else checkpoint.with_suffix(".onnx")

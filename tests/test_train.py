@@ -17,7 +17,8 @@ from colorbatch.cli import cli
 from colorbatch.errors import CheckpointError, DataError, WeightsError
 from tests.conftest import write_color_tree
 
-TINY = {"chroma-unet": {"width": 4, "depth": 2}, "seed-unet": {"widths": (4, 4, 8, 8, 8)}}
+TINY = {"chroma-unet": {"width": 4, "depth": 2}, "seed-unet": {"widths": (4, 4, 8, 8, 8)},
+        "chroma-ensemble": {"members": [{"width": 4, "depth": 2}, {"width": 6, "depth": 1}]}}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -351,3 +352,49 @@ def test_average_refuses_one_checkpoint_or_different_models(tmp_path, tiny_check
     other = {**payload, "arch_kwargs": {**payload["arch_kwargs"], "width": 8}}
     with pytest.raises(CheckpointError, match="cannot average"):
         average_weights([payload, other])
+
+
+def _other_member(tiny_checkpoint, tmp_path, **changes):
+    """A second chroma-unet checkpoint (different width, fresh weights) beside the tiny run's."""
+    payload = load_checkpoint(tiny_checkpoint)
+    kwargs = {**payload["arch_kwargs"], "width": 6}
+    torch.manual_seed(7)
+    path = tmp_path / "other.pth"
+    save_checkpoint(path, **{**payload, "arch_kwargs": kwargs,
+                             "state_dict": create_model("chroma-unet", **kwargs).state_dict(), **changes})
+    return path
+
+
+def test_ensemble_averages_the_members_chroma_and_exports(tmp_path, tiny_run, tiny_checkpoint):
+    from colorbatch.export.onnx_export import export_checkpoint
+
+    other = _other_member(tiny_checkpoint, tmp_path)
+    result = CliRunner().invoke(cli, ["ensemble", str(tiny_checkpoint), str(other), "--data", str(tiny_run.parent),
+                                      "-o", str(tmp_path / "ens.pth")])
+    assert result.exit_code == 0, result.output
+    assert "validation: PSNR" in result.output and "test: PSNR" in result.output
+    payload = load_checkpoint(tmp_path / "ens.pth")
+    assert payload["arch"] == "chroma-ensemble" and len(payload["ensemble_of"]) == 2
+    ensemble = model_from_checkpoint(payload)
+    members = [model_from_checkpoint(load_checkpoint(p)) for p in (tiny_checkpoint, other)]
+    gray = torch.rand(2, 1, 20, 28)
+    with torch.no_grad():
+        expected = (members[0].predict_chroma(gray) + members[1].predict_chroma(gray)) / 2
+        assert torch.allclose(ensemble.predict_chroma(gray), expected, atol=1e-6)
+        assert not torch.allclose(members[0].predict_chroma(gray), expected, atol=1e-3)
+    exported = export_checkpoint(tmp_path / "ens.pth", tmp_path / "ens.onnx")
+    assert exported.max_abs_diff < 1e-4
+
+
+def test_ensemble_refuses_other_architectures_and_other_splits(tmp_path, tiny_run, tiny_checkpoint):
+    from colorbatch.train.averaging import ensemble_checkpoints
+
+    payload = load_checkpoint(tiny_checkpoint)
+    seed = tmp_path / "seed.pth"
+    save_checkpoint(seed, **{**payload, "arch": "seed-unet", "arch_kwargs": {}})
+    with pytest.raises(CheckpointError, match="takes chroma-unet"):
+        ensemble_checkpoints([tiny_checkpoint, seed], tmp_path / "e.pth", tiny_run.parent)
+    other_seed = _other_member(tiny_checkpoint, tmp_path, config={**payload["config"], "seed": 5})
+    with pytest.raises(CheckpointError, match="different validation splits"):
+        ensemble_checkpoints([tiny_checkpoint, other_seed], tmp_path / "e.pth", tiny_run.parent)
+    assert not (tmp_path / "e.pth").exists()

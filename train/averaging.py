@@ -1,10 +1,13 @@
-"""Average the weights of several checkpoints of one run (stochastic weight averaging, after the fact).
+"""Combine checkpoints by averaging: their weights (one run) or their predictions (an ensemble).
 
     colorbatch average runs/ft22/param/epoch_*.pth --data data/cifar10 -o runs/ft22/averaged.pth
+    colorbatch ensemble runs/ft22/averaged.pth runs/w48/averaged.pth --data data/cifar10 -o runs/ensemble.pth
 
-Averaging points along one training trajectory lands in a flatter, better-generalising spot than any
-single point of a run that has started to overfit. Batch-norm statistics of the averaged weights
-are not the average of the statistics, so they are measured again on training images.
+Averaging weights at points along one training trajectory lands in a flatter, better-generalising
+spot than any single point of a run that has started to overfit. Batch-norm statistics of the
+averaged weights are not the average of the statistics, so they are measured again on training
+images. Models trained apart do not share a weight space; their chroma predictions are averaged
+instead (a ``chroma-ensemble``), at the cost of running each of them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from colorbatch.errors import CheckpointError
 
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .data import Split
+from .models import create_model
 from .trainer import TrainConfig, evaluate, load_splits, to_tensors
 
 
@@ -55,39 +59,80 @@ def recompute_batch_norm(model: nn.Module, images: Split, batch_size: int = 256)
     return model.eval()
 
 
-def average_checkpoints(
-    paths: list[Path], out: Path, data: Path, cache_dir: Path | None = None, bn_images: int = 12_800
-) -> dict[str, Any]:
-    """Average ``paths`` into a new self-describing checkpoint at ``out``; returns its metrics."""
-    if len(paths) < 2:
-        raise CheckpointError("averaging needs at least two checkpoints")
-    payloads = [load_checkpoint(path) for path in paths]
-    newest = max(payloads, key=lambda p: p["epoch"])
-    config = newest.get("config", {})
+def _run_config(payload: dict[str, Any], data: Path, out: Path, cache_dir: Path | None) -> TrainConfig:
+    """The training configuration a checkpoint was made with, pointed at ``data``."""
     known = {f.name for f in dataclasses.fields(TrainConfig)}
-    run = TrainConfig(**{**{k: v for k, v in config.items() if k in known}, "data": str(data), "out": str(out),
-                         "cache_dir": str(cache_dir) if cache_dir else None})
-    train_split, val_split, test_split, _ = load_splits(run)
-    model = average_weights(payloads)
-    rng = np.random.default_rng(0)
-    # Shuffled, not sorted: the per-batch variances must come from mixed batches (files often come in class order).
-    sample = rng.permutation(len(train_split))[: min(bn_images, len(train_split))]
-    recompute_batch_norm(model, train_split.subset(sample))
+    config = payload.get("config", {})
+    return TrainConfig(**{**{k: v for k, v in config.items() if k in known}, "data": str(data), "out": str(out),
+                          "cache_dir": str(cache_dir) if cache_dir else None})
+
+
+def _measure_and_save(model: nn.Module, splits: tuple, newest: dict[str, Any], out: Path, data: Path,
+                      **fields: Any) -> dict[str, Any]:
+    _, val_split, test_split, _ = splits
     device = torch.device("cpu")
     metrics: dict[str, Any] = {"validation": evaluate(model, val_split, device), "epoch": newest["epoch"]}
     if test_split is not None:
         metrics["test"] = evaluate(model, test_split, device)
     save_checkpoint(
         out,
-        arch=newest["arch"],
-        arch_kwargs=newest["arch_kwargs"],
         state_dict=model.state_dict(),
         epoch=newest["epoch"],
         metrics=metrics,
         history=newest.get("history", []),
-        config=config,
-        train_size=newest.get("train_size", run.image_size),
+        config=newest.get("config", {}),
+        train_size=newest.get("train_size", 32),
         data_source=newest.get("data_source", str(data)),
-        averaged_from=[f"{path} (epoch {p['epoch']})" for path, p in zip(paths, payloads)],
+        **fields,
     )
     return metrics
+
+
+def average_checkpoints(
+    paths: list[Path], out: Path, data: Path, cache_dir: Path | None = None, bn_images: int = 12_800
+) -> dict[str, Any]:
+    """Average the weights of ``paths`` into a new self-describing checkpoint at ``out``; returns its metrics."""
+    if len(paths) < 2:
+        raise CheckpointError("averaging needs at least two checkpoints")
+    payloads = [load_checkpoint(path) for path in paths]
+    newest = max(payloads, key=lambda p: p["epoch"])
+    splits = load_splits(_run_config(newest, data, out, cache_dir))
+    model = average_weights(payloads)
+    rng = np.random.default_rng(0)
+    # Shuffled, not sorted: the per-batch variances must come from mixed batches (files often come in class order).
+    train_split = splits[0]
+    sample = rng.permutation(len(train_split))[: min(bn_images, len(train_split))]
+    recompute_batch_norm(model, train_split.subset(sample))
+    return _measure_and_save(
+        model, splits, newest, out, data, arch=newest["arch"], arch_kwargs=newest["arch_kwargs"],
+        averaged_from=[f"{path} (epoch {p['epoch']})" for path, p in zip(paths, payloads)],
+    )
+
+
+def ensemble_checkpoints(paths: list[Path], out: Path, data: Path, cache_dir: Path | None = None) -> dict[str, Any]:
+    """A ``chroma-ensemble`` of the chroma-unets in ``paths`` at ``out``; returns its metrics.
+
+    The members must share one validation split (same data and seed), or the ensemble's
+    validation figures would include images some member trained on.
+    """
+    if len(paths) < 2:
+        raise CheckpointError("an ensemble needs at least two checkpoints")
+    payloads = [load_checkpoint(path) for path in paths]
+    for path, payload in zip(paths, payloads):
+        if payload["arch"] != "chroma-unet":
+            raise CheckpointError(f"{path}: an ensemble takes chroma-unet checkpoints, not {payload['arch']}")
+    split_keys = {(p.get("config", {}).get("seed"), p.get("config", {}).get("max_images")) for p in payloads}
+    if len(split_keys) > 1:
+        raise CheckpointError("the checkpoints were trained on different validation splits (seed or "
+                              f"max_images differ: {sorted(split_keys, key=str)}); their ensemble cannot be validated")
+    members = [{k: v for k, v in p["arch_kwargs"].items() if k != "flip_average"} for p in payloads]
+    model = create_model("chroma-ensemble", members=members)
+    for member, payload in zip(model.members, payloads):
+        member.load_state_dict(payload["state_dict"])
+    model.eval()
+    newest = max(payloads, key=lambda p: p["epoch"])
+    splits = load_splits(_run_config(newest, data, out, cache_dir))
+    return _measure_and_save(
+        model, splits, newest, out, data, arch="chroma-ensemble", arch_kwargs={"members": members},
+        ensemble_of=[f"{path} (epoch {p['epoch']})" for path, p in zip(paths, payloads)],
+    )

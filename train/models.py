@@ -127,9 +127,10 @@ class GlobalContext(nn.Module):
         return x + context[:, :, None, None]
 
 
-class ChromaUNet(nn.Module):
-    """U-Net that predicts (Cb, Cr) from luminance and recombines them with the exact input
-    luminance, so its output never changes the brightness it was given.
+class ChromaModel(nn.Module):
+    """Base of the luminance-preserving models: subclasses predict (Cb, Cr) from luminance, this
+    recombines them with the exact input luminance, so the output never changes the brightness
+    it was given.
 
     ``flip_average``: in eval mode, average the prediction with that of the mirrored image
     (test-time augmentation; the average of two colours of equal luminance keeps it).
@@ -137,10 +138,27 @@ class ChromaUNet(nn.Module):
 
     size_multiple = 1
 
-    def __init__(self, width: int = 32, depth: int = 3, global_context: bool = True,
-                 flip_average: bool = False) -> None:
+    def __init__(self, flip_average: bool = False) -> None:
         super().__init__()
         self.flip_average = flip_average
+
+    def predict_chroma(self, gray: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, gray: torch.Tensor) -> torch.Tensor:
+        rgb = chroma_to_rgb(gray, self.predict_chroma(gray))
+        if self.flip_average and not self.training:
+            mirrored = gray.flip(-1)
+            rgb = 0.5 * (rgb + chroma_to_rgb(mirrored, self.predict_chroma(mirrored)).flip(-1))
+        return rgb
+
+
+class ChromaUNet(ChromaModel):
+    """U-Net from luminance to chroma (Cb, Cr) in [-0.5, 0.5]."""
+
+    def __init__(self, width: int = 32, depth: int = 3, global_context: bool = True,
+                 flip_average: bool = False) -> None:
+        super().__init__(flip_average)
         widths = [width * 2**i for i in range(depth + 1)]
         self.stem = DoubleConv(1, widths[0])
         self.down = nn.ModuleList(DoubleConv(widths[i], widths[i + 1]) for i in range(depth))
@@ -152,13 +170,7 @@ class ChromaUNet(nn.Module):
         self.head = nn.Conv2d(widths[0], 2, 1)
         self.depth = depth
 
-    def forward(self, gray: torch.Tensor) -> torch.Tensor:
-        rgb = self._colorize(gray)
-        if self.flip_average and not self.training:
-            rgb = 0.5 * (rgb + self._colorize(gray.flip(-1)).flip(-1))
-        return rgb
-
-    def _colorize(self, gray: torch.Tensor) -> torch.Tensor:
+    def predict_chroma(self, gray: torch.Tensor) -> torch.Tensor:
         height, width = gray.shape[-2:]
         multiple = 2**self.depth
         pad_h, pad_w = (-height) % multiple, (-width) % multiple
@@ -172,14 +184,29 @@ class ChromaUNet(nn.Module):
         x = self.context(skips.pop())
         for up, merge in zip(self.up, self.merge):
             x = merge(torch.cat([up(x), skips.pop()], dim=1))
-        chroma = 0.5 * torch.tanh(self.head(x))[..., :height, :width]
-        return chroma_to_rgb(gray, chroma)
+        return 0.5 * torch.tanh(self.head(x))[..., :height, :width]
+
+
+class ChromaEnsemble(ChromaModel):
+    """Several chroma-unets trained apart; their chroma predictions are averaged."""
+
+    def __init__(self, members: list[dict], flip_average: bool = False) -> None:
+        super().__init__(flip_average)
+        self.members = nn.ModuleList(ChromaUNet(**member) for member in members)
+
+    def predict_chroma(self, gray: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member.predict_chroma(gray) for member in self.members]).mean(dim=0)
 
 
 @register_model("chroma-unet")
 def chroma_unet(width: int = 32, depth: int = 3, global_context: bool = True,
                 flip_average: bool = False) -> nn.Module:
     return ChromaUNet(width=width, depth=depth, global_context=global_context, flip_average=flip_average)
+
+
+@register_model("chroma-ensemble")
+def chroma_ensemble(members: list[dict], flip_average: bool = False) -> nn.Module:
+    return ChromaEnsemble(members=[dict(member) for member in members], flip_average=flip_average)
 
 
 def count_parameters(model: nn.Module) -> int:
