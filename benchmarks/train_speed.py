@@ -31,7 +31,7 @@ def _tiny_tree(root: Path, count: int = 80) -> None:
 
 def images_per_second(data: Path, width: int, precision: str, steps: int, batch: int = 64) -> float:
     config = TrainConfig(data=str(data), out=str(data / "run"), arch_kwargs={"width": width, "depth": 3},
-                         batch_size=batch, precision=precision, device="cpu", pixel_loss="log-mse",
+                         batch_size=batch, precision=precision, device="cpu", pixel_loss="log-mse", schedule="constant",
                          loss=dataclasses.asdict(LossWeights(ssim_loss=50.0)))
     trainer = Trainer(config)
     trainer.model.train()
