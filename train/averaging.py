@@ -81,7 +81,7 @@ def _measure_and_save(model: nn.Module, splits: tuple, newest: dict[str, Any], o
         metrics=metrics,
         history=newest.get("history", []),
         config=newest.get("config", {}),
-        train_size=newest.get("train_size", 32),
+        train_size=newest.get("train_size", newest.get("config", {}).get("image_size", 32)),
         data_source=newest.get("data_source", str(data)),
         **fields,
     )
