@@ -362,42 +362,52 @@ def gray(source: Path, dest: Path, fmt: str, workers, overwrite, shard, strict, 
     _finish(summary, "gray")
 
 
+def _combine_options(data_help: str, output_help: str):
+    """Options shared by the commands that combine checkpoints (average, ensemble)."""
+    def wrap(command):
+        for option in reversed([
+            click.argument("checkpoints", nargs=-1, required=True, type=click.Path(path_type=Path)),
+            click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help=data_help),
+            click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help=output_help),
+            click.option("--cache-dir", type=click.Path(path_type=Path), help="Decoded-image cache, as for train."),
+        ]):
+            command = option(command)
+        return command
+
+    return wrap
+
+
+def _combine(combine, checkpoints: tuple[Path, ...], data_dir: Path, output: Path,
+             cache_dir: Path | None) -> None:
+    from colorbatch.train.trainer import format_metrics
+
+    metrics = combine(list(checkpoints), output, data_dir, cache_dir=cache_dir)
+    for split in ("validation", "test"):
+        if split in metrics:
+            click.echo(f"{split}: {format_metrics(metrics[split])}")
+    click.echo(f"wrote {output}")
+
+
 @cli.command()
-@click.argument("checkpoints", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
-              help="The run's training data: batch-norm statistics are measured again on it, metrics on its splits.")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Averaged checkpoint (.pth).")
-@click.option("--cache-dir", type=click.Path(path_type=Path), help="Decoded-image cache, as for train.")
+@_combine_options("The run's training data: batch-norm statistics are measured again on it, metrics on its splits.",
+                  "Averaged checkpoint (.pth).")
 def average(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_dir: Path | None) -> None:
     """Average the weights of several checkpoints of one run (weight averaging after the fact)."""
     _require_torch("average")
     from colorbatch.train.averaging import average_checkpoints
 
-    _echo_metrics(average_checkpoints(list(checkpoints), output, data_dir, cache_dir=cache_dir))
-    click.echo(f"wrote {output}")
+    _combine(average_checkpoints, checkpoints, data_dir, output, cache_dir)
 
 
 @cli.command()
-@click.argument("checkpoints", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
-              help="The members' training data: metrics are measured on its validation and test splits.")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Ensemble checkpoint (.pth).")
-@click.option("--cache-dir", type=click.Path(path_type=Path), help="Decoded-image cache, as for train.")
+@_combine_options("The members' training data: metrics are measured on its validation and test splits.",
+                  "Ensemble checkpoint (.pth).")
 def ensemble(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_dir: Path | None) -> None:
     """Average the colour predictions of chroma-unets trained apart (one checkpoint, one ONNX model)."""
     _require_torch("ensemble")
     from colorbatch.train.averaging import ensemble_checkpoints
 
-    _echo_metrics(ensemble_checkpoints(list(checkpoints), output, data_dir, cache_dir=cache_dir))
-    click.echo(f"wrote {output}")
-
-
-def _echo_metrics(metrics: dict) -> None:
-    from colorbatch.train.trainer import format_metrics
-
-    for split in ("validation", "test"):
-        if split in metrics:
-            click.echo(f"{split}: {format_metrics(metrics[split])}")
+    _combine(ensemble_checkpoints, checkpoints, data_dir, output, cache_dir)
 
 
 # --- export and info ---------------------------------------------------------------------------

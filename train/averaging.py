@@ -67,9 +67,20 @@ def _run_config(payload: dict[str, Any], data: Path, out: Path, cache_dir: Path 
                           "cache_dir": str(cache_dir) if cache_dir else None})
 
 
-def _measure_and_save(model: nn.Module, splits: tuple, newest: dict[str, Any], out: Path, data: Path,
-                      **fields: Any) -> dict[str, Any]:
-    _, val_split, test_split, _ = splits
+def _load_several(paths: list[Path], what: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The checkpoints at ``paths`` (at least two) and the newest of them."""
+    if len(paths) < 2:
+        raise CheckpointError(f"{what} needs at least two checkpoints")
+    payloads = [load_checkpoint(path) for path in paths]
+    return payloads, max(payloads, key=lambda p: p["epoch"])
+
+
+def _lineage(paths: list[Path], payloads: list[dict[str, Any]]) -> list[str]:
+    return [f"{path} (epoch {p['epoch']})" for path, p in zip(paths, payloads)]
+
+
+def _measure_and_save(model: nn.Module, val_split: Split, test_split: Split | None, newest: dict[str, Any],
+                      out: Path, data: Path, **fields: Any) -> dict[str, Any]:
     device = torch.device("cpu")
     metrics: dict[str, Any] = {"validation": evaluate(model, val_split, device), "epoch": newest["epoch"]}
     if test_split is not None:
@@ -92,20 +103,16 @@ def average_checkpoints(
     paths: list[Path], out: Path, data: Path, cache_dir: Path | None = None, bn_images: int = 12_800
 ) -> dict[str, Any]:
     """Average the weights of ``paths`` into a new self-describing checkpoint at ``out``; returns its metrics."""
-    if len(paths) < 2:
-        raise CheckpointError("averaging needs at least two checkpoints")
-    payloads = [load_checkpoint(path) for path in paths]
-    newest = max(payloads, key=lambda p: p["epoch"])
-    splits = load_splits(_run_config(newest, data, out, cache_dir))
+    payloads, newest = _load_several(paths, "averaging")
+    train_split, val_split, test_split, _ = load_splits(_run_config(newest, data, out, cache_dir))
     model = average_weights(payloads)
     rng = np.random.default_rng(0)
     # Shuffled, not sorted: the per-batch variances must come from mixed batches (files often come in class order).
-    train_split = splits[0]
     sample = rng.permutation(len(train_split))[: min(bn_images, len(train_split))]
     recompute_batch_norm(model, train_split.subset(sample))
     return _measure_and_save(
-        model, splits, newest, out, data, arch=newest["arch"], arch_kwargs=newest["arch_kwargs"],
-        averaged_from=[f"{path} (epoch {p['epoch']})" for path, p in zip(paths, payloads)],
+        model, val_split, test_split, newest, out, data, arch=newest["arch"], arch_kwargs=newest["arch_kwargs"],
+        averaged_from=_lineage(paths, payloads),
     )
 
 
@@ -115,9 +122,7 @@ def ensemble_checkpoints(paths: list[Path], out: Path, data: Path, cache_dir: Pa
     The members must share one validation split (same data and seed), or the ensemble's
     validation figures would include images some member trained on.
     """
-    if len(paths) < 2:
-        raise CheckpointError("an ensemble needs at least two checkpoints")
-    payloads = [load_checkpoint(path) for path in paths]
+    payloads, newest = _load_several(paths, "an ensemble")
     for path, payload in zip(paths, payloads):
         if payload["arch"] != "chroma-unet":
             raise CheckpointError(f"{path}: an ensemble takes chroma-unet checkpoints, not {payload['arch']}")
@@ -129,10 +134,8 @@ def ensemble_checkpoints(paths: list[Path], out: Path, data: Path, cache_dir: Pa
     model = create_model("chroma-ensemble", members=members)
     for member, payload in zip(model.members, payloads):
         member.load_state_dict(payload["state_dict"])
-    model.eval()
-    newest = max(payloads, key=lambda p: p["epoch"])
-    splits = load_splits(_run_config(newest, data, out, cache_dir))
+    _, val_split, test_split, _ = load_splits(_run_config(newest, data, out, cache_dir))
     return _measure_and_save(
-        model, splits, newest, out, data, arch="chroma-ensemble", arch_kwargs={"members": members},
-        ensemble_of=[f"{path} (epoch {p['epoch']})" for path, p in zip(paths, payloads)],
+        model, val_split, test_split, newest, out, data, arch="chroma-ensemble", arch_kwargs={"members": members},
+        ensemble_of=_lineage(paths, payloads),
     )

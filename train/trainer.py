@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from colorbatch.colorize import recombine
-from colorbatch.errors import CheckpointError, DataError
+from colorbatch.errors import CheckpointError, DataError, DeviceError
 from colorbatch.summary import summarise
 
 from . import artefacts
@@ -66,8 +66,6 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        from colorbatch.errors import DeviceError
-
         raise DeviceError("--device cuda: torch sees no usable CUDA device here")
     return torch.device(name)
 
@@ -77,8 +75,6 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "auto":
         return torch.float16 if device.type == "cuda" else None
     if precision == "fp16" and device.type != "cuda":
-        from colorbatch.errors import DeviceError
-
         raise DeviceError("--precision fp16 needs CUDA; on CPU use bf16 (fast where the CPU has AMX/AVX-512 BF16)")
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
