@@ -1,7 +1,7 @@
 """Combine checkpoints by averaging: their weights (one run) or their predictions (an ensemble).
 
     colorbatch average runs/ft22/param/epoch_*.pth --data data/cifar10 -o runs/ft22/averaged.pth
-    colorbatch ensemble runs/ft22/averaged.pth runs/w48/averaged.pth --data data/cifar10 -o runs/ensemble.pth
+    colorbatch ensemble runs/ft22/averaged.pth runs/w48-swa/averaged.pth --data data/cifar10 -o runs/ensemble.pth
 
 Averaging weights at points along one training trajectory lands in a flatter, better-generalising
 spot than any single point of a run that has started to overfit. Batch-norm statistics of the
