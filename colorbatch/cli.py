@@ -73,6 +73,9 @@ def _chosen(ctx: click.Context, name: str) -> bool:
 @click.option("--l2-weight", type=float, default=0.0, show_default=True, help="Weight of L2 weight regularisation.")
 @click.option("--ssim-loss-weight", type=float, default=0.0, show_default=True,
               help="Weight of 1 - SSIM (the metric's own definition).")
+@click.option("--class-loss-weight", type=float, default=0.0, show_default=True,
+              help="chroma-unet: weight of an auxiliary class head's cross-entropy (needs one subfolder "
+                   "per class, or CIFAR-10 batches); the head is dropped at export.")
 @click.option("--vgg-weights", type=click.Path(path_type=Path),
               help="torchvision's vgg16-397923af.pth (default: the torch hub cache).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for split, init and shuffling.")

@@ -172,7 +172,8 @@ def test_losses_are_logged_apart(tmp_path):
     model = create_model("chroma-unet", width=4, depth=2)
     out = model(torch.rand(2, 1, 32, 32))
     total, terms = loss(out, torch.rand(2, 3, 32, 32), model)
-    assert set(terms) == {"mse", "vgg", "l1", "l2", "ssim_loss"} and terms["ssim_loss"] == 0
+    assert set(terms) == {"mse", "vgg", "l1", "l2", "ssim_loss", "class_loss"}
+    assert terms["ssim_loss"] == 0 and terms["class_loss"] == 0
     assert all(terms[name] > 0 for name in ("mse", "vgg", "l1", "l2"))
     expected = terms["mse"] + 0.5 * terms["vgg"] + 1e-6 * terms["l1"] + 1e-5 * terms["l2"]
     assert float(total.detach()) == pytest.approx(expected, rel=1e-4)
@@ -285,12 +286,23 @@ def test_cifar_python_batches(tmp_path, rng):
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         data = rng.integers(0, 256, (4, 3072), dtype=np.uint8)
         with open(folder / name, "wb") as handle:
-            pickle.dump({b"data": data, b"labels": [0] * 4}, handle)
+            pickle.dump({b"data": data, b"labels": [3, 1, 4, 1]}, handle)
     dataset = load_dataset(folder)
     assert dataset.train.color.shape == (20, 32, 32, 3) and len(dataset.test) == 4
+    assert list(dataset.train.labels[:4]) == [3, 1, 4, 1] and len(dataset.class_names) == 10
     with open(folder / "data_batch_1", "rb") as handle:
         raw = pickle.load(handle)[b"data"][0]
     assert np.array_equal(dataset.train.color[0][..., 0].ravel(), raw[:1024])
+
+
+def test_class_labels_come_from_the_first_folder(tmp_path):
+    write_color_tree(tmp_path / "classes", 6, folders=("cat", "dog/indoor", "dog/outdoor"))
+    dataset = load_dataset(tmp_path / "classes")
+    assert dataset.class_names == ("cat", "dog") and list(dataset.train.labels) == [0, 0, 1, 1, 1, 1]
+    assert list(dataset.train.subset(np.array([0, 2])).labels) == [0, 1]
+    write_color_tree(tmp_path / "mixed", 4, folders=("cat", "dog", "."))
+    unlabelled = load_dataset(tmp_path / "mixed")
+    assert unlabelled.train.labels is None and unlabelled.class_names == ()
 
 
 def test_bad_data_folders_give_clear_errors(tmp_path):
@@ -398,3 +410,47 @@ def test_ensemble_refuses_other_architectures_and_other_splits(tmp_path, tiny_ru
     with pytest.raises(CheckpointError, match="different validation splits"):
         ensemble_checkpoints([tiny_checkpoint, other_seed], tmp_path / "e.pth", tiny_run.parent)
     assert not (tmp_path / "e.pth").exists()
+
+
+# --- auxiliary class loss --------------------------------------------------------------------
+
+
+def _two_class_tree(root, count):
+    """Bright and dark images: classes a tiny model can learn from luminance alone."""
+    for path in write_color_tree(root, count, folders=("bright", "dark")):
+        image = np.asarray(Image.open(path)) // 2
+        Image.fromarray(image + 128 if path.parent.name == "bright" else image).save(path)
+
+
+def test_class_loss_trains_a_head_that_export_leaves_out(tmp_path):
+    import onnxruntime as ort
+    from colorbatch.export.onnx_export import export_checkpoint
+
+    _two_class_tree(tmp_path / "data", 64)
+    config = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"), arch_kwargs={"width": 4, "depth": 2},
+                         epochs=4, batch_size=16, lr=1e-2, schedule="constant", eval_every=4,
+                         loss={"mse": 1.0, "class_loss": 1.0})
+    trainer = Trainer(config)
+    assert trainer.model.classifier.out_features == 2
+    first = trainer.validation_loss()["class_loss"]
+    trainer.fit()
+    final = trainer.validation_loss()
+    assert final["class_loss"] < first and final["class_accuracy"] == 1.0
+    with open(tmp_path / "run" / "history.csv") as handle:
+        assert all(float(row["train_class_loss"]) > 0 for row in csv.DictReader(handle))
+
+    export_checkpoint(tmp_path / "run" / "param" / "last.pth", tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == ["rgb"]
+    gray = np.random.default_rng(0).random((2, 1, 32, 32), dtype=np.float32)
+    with torch.no_grad():
+        expected = trainer.model.eval()(torch.from_numpy(gray)).numpy()
+    assert np.abs(session.run(None, {"gray": gray})[0] - expected).max() < 1e-4
+
+
+def test_class_loss_needs_class_folders(tmp_path):
+    write_color_tree(tmp_path / "flat", 32, folders=(".",))
+    result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "flat"), "--out", str(tmp_path / "run"),
+                                      "--class-loss-weight", "0.3", "--epochs", "1", "--batch-size", "8"])
+    assert result.exit_code == 6 and "needs class labels" in result.output
+    assert not (tmp_path / "run" / "param").exists()

@@ -11,7 +11,8 @@ from PIL import Image
 
 HISTORY_FIELDS = (
     "epoch", "lr", "seconds", "train_loss", "train_mse", "train_vgg", "train_l1", "train_l2", "train_ssim_loss",
-    "val_loss", "val_mse", "val_ssim_loss", "val_psnr", "val_ssim", "val_psnr_pooled", "val_colourfulness",
+    "train_class_loss", "val_loss", "val_mse", "val_ssim_loss", "val_class_loss", "val_class_accuracy",
+    "val_psnr", "val_ssim", "val_psnr_pooled", "val_colourfulness",
 )
 
 

@@ -104,7 +104,8 @@ def average_checkpoints(
 ) -> dict[str, Any]:
     """Average the weights of ``paths`` into a new self-describing checkpoint at ``out``; returns its metrics."""
     payloads, newest = _load_several(paths, "averaging")
-    train_split, val_split, test_split, _ = load_splits(_run_config(newest, data, out, cache_dir))
+    splits = load_splits(_run_config(newest, data, out, cache_dir))
+    train_split, val_split, test_split = splits.train, splits.val, splits.test
     model = average_weights(payloads)
     rng = np.random.default_rng(0)
     # Shuffled, not sorted: the per-batch variances must come from mixed batches (files often come in class order).
@@ -134,8 +135,8 @@ def ensemble_checkpoints(paths: list[Path], out: Path, data: Path, cache_dir: Pa
     model = create_model("chroma-ensemble", members=members)
     for member, payload in zip(model.members, payloads):
         member.load_state_dict(payload["state_dict"])
-    _, val_split, test_split, _ = load_splits(_run_config(newest, data, out, cache_dir))
+    splits = load_splits(_run_config(newest, data, out, cache_dir))
     return _measure_and_save(
-        model, val_split, test_split, newest, out, data, arch="chroma-ensemble", arch_kwargs={"members": members},
+        model, splits.val, splits.test, newest, out, data, arch="chroma-ensemble", arch_kwargs={"members": members},
         ensemble_of=_lineage(paths, payloads),
     )

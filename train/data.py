@@ -26,16 +26,19 @@ from colorbatch.errors import DataError
 
 @dataclass
 class Split:
-    """Colour images ``(N, S, S, 3)`` and their gray inputs ``(N, S, S)``, both uint8."""
+    """Colour images ``(N, S, S, 3)`` and their gray inputs ``(N, S, S)``, both uint8; ``labels``
+    ``(N,)`` int64 class indices where the layout names classes, else None."""
 
     color: np.ndarray
     gray: np.ndarray
+    labels: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.color)
 
     def subset(self, index: np.ndarray) -> Split:
-        return Split(self.color[index], self.gray[index])
+        labels = None if self.labels is None else self.labels[index]
+        return Split(self.color[index], self.gray[index], labels)
 
 
 @dataclass
@@ -43,6 +46,7 @@ class Dataset:
     train: Split
     test: Split | None
     source: str
+    class_names: tuple[str, ...] = ()
 
 
 def _fit_square(image: Image.Image, size: int) -> Image.Image:
@@ -73,19 +77,39 @@ def _cache_path(cache_dir: Path, key_parts: list[str]) -> Path:
     return cache_dir / f"images-{digest}.npz"
 
 
-def _load_color_tree(root: Path, size: int, cache_dir: Path | None) -> Split:
+def _folder_classes(root: Path) -> tuple[str, ...]:
+    """Candidate class names: the folders directly under ``root``, when there are at least two
+    (CIFAR-10's JPEG tree: ``train/airplane/...``)."""
+    names = tuple(sorted(d.name for d in root.iterdir() if d.is_dir()))
+    return names if len(names) >= 2 else ()
+
+
+def _folder_labels(root: Path, paths: list[Path], class_names: tuple[str, ...]) -> np.ndarray | None:
+    """Each image's class is the first folder of its path under ``root``; None unless every image
+    lies in one of ``class_names``."""
+    index = {name: i for i, name in enumerate(class_names)}
+    parts = [p.relative_to(root).parts for p in paths]
+    if not index or any(len(part) < 2 or part[0] not in index for part in parts):
+        return None
+    return np.array([index[part[0]] for part in parts], dtype=np.int64)
+
+
+def _load_color_tree(
+    root: Path, size: int, cache_dir: Path | None, class_names: tuple[str, ...] = ()
+) -> Split:
     paths = _list_images(root)
     if not paths:
         raise DataError(f"{root}: no images found (extensions: {', '.join(IMAGE_EXTENSIONS)})")
+    labels = _folder_labels(root, paths, class_names)
     cache = None
     if cache_dir is not None:
         stamp = [str(root.resolve()), str(size), *(f"{p}:{p.stat().st_size}" for p in paths)]
         cache = _cache_path(cache_dir, stamp)
         if cache.exists():
             with np.load(cache) as stored:
-                return Split(stored["color"], stored["gray"])
+                return Split(stored["color"], stored["gray"], labels)
     color = np.stack([_decode(p, "RGB", size) for p in paths])
-    split = Split(color, np.stack([gray_u8(c) for c in color]))
+    split = Split(color, np.stack([gray_u8(c) for c in color]), labels)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npz")
@@ -123,16 +147,25 @@ def _load_paired(color_root: Path, gray_root: Path, size: int) -> Split:
 
 
 def _load_cifar_batches(root: Path, names: list[str]) -> Split:
-    arrays = []
+    arrays, labels = [], []
     for name in names:
         try:
             with open(root / name, "rb") as handle:
                 batch = pickle.load(handle, encoding="bytes")
             arrays.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
         except (OSError, KeyError, pickle.UnpicklingError, ValueError) as exc:
             raise DataError(f"{root / name}: not a CIFAR-10 python batch ({exc})") from exc
     color = np.ascontiguousarray(np.concatenate(arrays).transpose(0, 2, 3, 1))
-    return Split(color, np.stack([gray_u8(c) for c in color]))
+    return Split(color, np.stack([gray_u8(c) for c in color]), np.concatenate(labels))
+
+
+def _cifar_class_names(root: Path) -> tuple[str, ...]:
+    try:
+        with open(root / "batches.meta", "rb") as handle:
+            return tuple(name.decode() for name in pickle.load(handle, encoding="bytes")[b"label_names"])
+    except (OSError, KeyError, pickle.UnpicklingError, ValueError):
+        return tuple(str(i) for i in range(10))
 
 
 def is_cifar_batches(root: Path) -> bool:
@@ -151,14 +184,16 @@ def load_dataset(
     if is_cifar_batches(data_dir):
         train = _load_cifar_batches(data_dir, [f"data_batch_{i}" for i in range(1, 6)])
         test = _load_cifar_batches(data_dir, ["test_batch"]) if (data_dir / "test_batch").is_file() else None
-        return Dataset(train, test, f"CIFAR-10 batches {data_dir}")
+        return Dataset(train, test, f"CIFAR-10 batches {data_dir}", _cifar_class_names(data_dir))
     if (data_dir / "train").is_dir() and (data_dir / "test").is_dir():
-        return Dataset(
-            _load_color_tree(data_dir / "train", size, cache_dir),
-            _load_color_tree(data_dir / "test", size, cache_dir),
-            f"colour tree {data_dir} (train/ and test/)",
-        )
-    return Dataset(_load_color_tree(data_dir, size, cache_dir), None, f"colour tree {data_dir}")
+        names = _folder_classes(data_dir / "train")
+        train = _load_color_tree(data_dir / "train", size, cache_dir, names)
+        test = _load_color_tree(data_dir / "test", size, cache_dir, names)
+        source = f"colour tree {data_dir} (train/ and test/)"
+        return Dataset(train, test, source, names if train.labels is not None else ())
+    names = _folder_classes(data_dir)
+    split = _load_color_tree(data_dir, size, cache_dir, names)
+    return Dataset(split, None, f"colour tree {data_dir}", names if split.labels is not None else ())
 
 
 def split_train_val(split: Split, seed: int, val_fraction: float = 0.1) -> tuple[Split, Split]:

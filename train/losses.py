@@ -93,6 +93,7 @@ class LossWeights:
     l1: float = 0.0
     l2: float = 0.0
     ssim_loss: float = 0.0  # 1 - SSIM, with the metric's own definition (not in the original recipe)
+    class_loss: float = 0.0  # cross-entropy of an auxiliary class head (not in the original recipe)
 
 
 PIXEL_LOSSES = ("mse", "log-mse")
@@ -110,7 +111,7 @@ def log_mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class ColorizationLoss(nn.Module):
-    """Weighted sum of the four terms; ``forward`` returns the total and each term apart.
+    """Weighted sum of the terms; ``forward`` returns the total and each term apart.
 
     The pixel term is the recipe's MSE, or ``log-mse`` (see :func:`log_mse`); the logged ``mse`` column
     is plain MSE either way, so runs stay comparable.
@@ -127,9 +128,14 @@ class ColorizationLoss(nn.Module):
         self.pixel = pixel
 
     def forward(
-        self, output: torch.Tensor, target: torch.Tensor, model: nn.Module
+        self, output: torch.Tensor, target: torch.Tensor, model: nn.Module,
+        logits: torch.Tensor | None = None, labels: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         terms = {"mse": F.mse_loss(output, target)}
+        if self.weights.class_loss > 0:
+            if logits is None or labels is None:
+                raise ValueError("a class-loss weight above 0 needs class logits and labels")
+            terms["class_loss"] = F.cross_entropy(logits, labels)
         pixel = terms["mse"] if self.pixel == "mse" else log_mse(output, target)
         if self.weights.ssim_loss > 0:
             terms["ssim_loss"] = 1 - ssim_per_image(output, target).mean()

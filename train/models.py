@@ -145,6 +145,10 @@ class ChromaModel(nn.Module):
     def predict_chroma(self, gray: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def forward_with_class_logits(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training only: RGB and the auxiliary class head's logits (models built with ``num_classes``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no class head")
+
     def forward(self, gray: torch.Tensor) -> torch.Tensor:
         rgb = chroma_to_rgb(gray, self.predict_chroma(gray))
         if self.flip_average and not self.training:
@@ -154,10 +158,15 @@ class ChromaModel(nn.Module):
 
 
 class ChromaUNet(ChromaModel):
-    """U-Net from luminance to chroma (Cb, Cr) in [-0.5, 0.5]."""
+    """U-Net from luminance to chroma (Cb, Cr) in [-0.5, 0.5].
+
+    ``num_classes`` > 0 adds a linear class head on the pooled bottleneck, trained as an auxiliary
+    loss so the encoder learns what the scene shows (Iizuka et al. 2016); inference and export
+    never run it.
+    """
 
     def __init__(self, width: int = 32, depth: int = 3, global_context: bool = True,
-                 flip_average: bool = False) -> None:
+                 flip_average: bool = False, num_classes: int = 0) -> None:
         super().__init__(flip_average)
         widths = [width * 2**i for i in range(depth + 1)]
         self.stem = DoubleConv(1, widths[0])
@@ -168,9 +177,19 @@ class ChromaUNet(ChromaModel):
         )
         self.merge = nn.ModuleList(DoubleConv(2 * widths[i], widths[i]) for i in reversed(range(depth)))
         self.head = nn.Conv2d(widths[0], 2, 1)
+        self.classifier = nn.Linear(widths[-1], num_classes) if num_classes > 0 else None
         self.depth = depth
 
     def predict_chroma(self, gray: torch.Tensor) -> torch.Tensor:
+        return self._chroma_and_bottleneck(gray)[0]
+
+    def forward_with_class_logits(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.classifier is None:
+            return super().forward_with_class_logits(gray)
+        chroma, bottleneck = self._chroma_and_bottleneck(gray)
+        return chroma_to_rgb(gray, chroma), self.classifier(bottleneck.mean(dim=(2, 3)))
+
+    def _chroma_and_bottleneck(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         height, width = gray.shape[-2:]
         multiple = 2**self.depth
         pad_h, pad_w = (-height) % multiple, (-width) % multiple
@@ -181,10 +200,11 @@ class ChromaUNet(ChromaModel):
         for block in self.down:
             x = block(F.max_pool2d(x, 2))
             skips.append(x)
-        x = self.context(skips.pop())
+        bottleneck = skips.pop()
+        x = self.context(bottleneck)
         for up, merge in zip(self.up, self.merge):
             x = merge(torch.cat([up(x), skips.pop()], dim=1))
-        return 0.5 * torch.tanh(self.head(x))[..., :height, :width]
+        return 0.5 * torch.tanh(self.head(x))[..., :height, :width], bottleneck
 
 
 class ChromaEnsemble(ChromaModel):
@@ -200,8 +220,9 @@ class ChromaEnsemble(ChromaModel):
 
 @register_model("chroma-unet")
 def chroma_unet(width: int = 32, depth: int = 3, global_context: bool = True,
-                flip_average: bool = False) -> nn.Module:
-    return ChromaUNet(width=width, depth=depth, global_context=global_context, flip_average=flip_average)
+                flip_average: bool = False, num_classes: int = 0) -> nn.Module:
+    return ChromaUNet(width=width, depth=depth, global_context=global_context, flip_average=flip_average,
+                      num_classes=num_classes)
 
 
 @register_model("chroma-ensemble")

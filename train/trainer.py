@@ -117,8 +117,18 @@ def evaluate(model: nn.Module, split: Split, device: torch.device) -> dict[str, 
     return summarise(predict(model, split.gray, device), split.color)
 
 
-def load_splits(config: TrainConfig) -> tuple[Split, Split, Split | None, str]:
-    """Training, validation and test splits as ``config`` defines them, and a description of the source."""
+@dataclass
+class Splits:
+    train: Split
+    val: Split
+    test: Split | None
+    source: str
+    class_names: tuple[str, ...]
+
+
+def load_splits(config: TrainConfig) -> Splits:
+    """Training, validation and test splits as ``config`` defines them, with a description of the
+    source and the class names where the data layout gives them."""
     dataset = load_dataset(
         Path(config.data),
         Path(config.gray_dir) if config.gray_dir else None,
@@ -129,7 +139,19 @@ def load_splits(config: TrainConfig) -> tuple[Split, Split, Split | None, str]:
     if config.max_images:
         full = full.subset(np.arange(min(config.max_images, len(full))))
     train_split, val_split = split_train_val(full, config.seed)
-    return train_split, val_split, dataset.test, dataset.source
+    return Splits(train_split, val_split, dataset.test, dataset.source, dataset.class_names)
+
+
+def _class_count(config: TrainConfig, splits: Splits) -> int:
+    """Classes for the auxiliary class loss; a layout without class labels is a clear error."""
+    if config.arch != "chroma-unet":
+        raise DataError(f"--class-loss-weight needs --arch chroma-unet (it has the class head), not {config.arch}")
+    if splits.train.labels is None or not splits.class_names:
+        raise DataError(
+            f"{config.data}: --class-loss-weight needs class labels: one subfolder per class "
+            "(as in CIFAR-10's JPEG tree) or CIFAR-10's python batches"
+        )
+    return len(splits.class_names)
 
 
 class Trainer:
@@ -140,15 +162,20 @@ class Trainer:
         self.amp_dtype = autocast_dtype(config.precision, self.device)
         torch.manual_seed(config.seed)
         self.rng = torch.Generator().manual_seed(config.seed)
-        self.train_split, self.val_split, self.test_split, self.source = load_splits(config)
+        splits = load_splits(config)
+        self.train_split, self.val_split, self.test_split = splits.train, splits.val, splits.test
+        self.source = splits.source
         if len(self.train_split) < config.batch_size:
             raise DataError(
                 f"{config.data}: {len(self.train_split)} training images, fewer than one batch "
                 f"({config.batch_size}); lower --batch-size"
             )
+        weights = LossWeights(**config.loss)
+        self.uses_classes = weights.class_loss > 0
+        if self.uses_classes:
+            config.arch_kwargs = {**config.arch_kwargs, "num_classes": _class_count(config, splits)}
         # channels_last: the layout oneDNN's and cuDNN's fastest convolutions take
         self.model = create_model(config.arch, **config.arch_kwargs).to(self.device, memory_format=torch.channels_last)
-        weights = LossWeights(**config.loss)
         vgg = load_vgg16_features(config.vgg_weights).to(self.device) if weights.vgg > 0 else None
         self.loss = ColorizationLoss(weights, vgg, pixel=config.pixel_loss)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
@@ -227,11 +254,20 @@ class Trainer:
 
     # --- one epoch ---------------------------------------------------------------------------
 
-    def _step(self, gray: torch.Tensor, color: torch.Tensor) -> dict[str, float]:
-        gray = gray.contiguous(memory_format=torch.channels_last)
+    def _forward(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """RGB in fp32, and class logits when the class loss is on."""
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            output = self.model(gray)
-        total, terms = self.loss(output.float(), color, self.model)
+            if self.uses_classes:
+                output, logits = self.model.forward_with_class_logits(gray)
+                return output.float(), logits.float()
+            return self.model(gray).float(), None
+
+    def _labels(self, split: Split, index: np.ndarray) -> torch.Tensor | None:
+        return torch.from_numpy(split.labels[index]).to(self.device) if self.uses_classes else None
+
+    def _step(self, gray: torch.Tensor, color: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+        output, logits = self._forward(gray.contiguous(memory_format=torch.channels_last))
+        total, terms = self.loss(output, color, self.model, logits, labels)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         self.scaler.step(self.optimizer)
@@ -253,7 +289,7 @@ class Trainer:
         for i in batches:
             index = np.sort(order[i * self.config.batch_size : (i + 1) * self.config.batch_size])
             gray, color = _augment(*to_tensors(self.train_split, index, self.device), self.config, self.rng)
-            for key, value in self._step(gray, color).items():
+            for key, value in self._step(gray, color, self._labels(self.train_split, index)).items():
                 sums[key] = sums.get(key, 0.0) + value
             if bar is not None:
                 bar.set_postfix(loss=f"{sums['loss'] / (i + 1):.4f}")
@@ -267,7 +303,11 @@ class Trainer:
         for start in range(0, len(self.val_split), 256):
             index = np.arange(start, min(start + 256, len(self.val_split)))
             gray, color = to_tensors(self.val_split, index, self.device)
-            total, terms = self.loss(self.model(gray).float(), color, self.model)
+            output, logits = self._forward(gray)
+            labels = self._labels(self.val_split, index)
+            total, terms = self.loss(output, color, self.model, logits, labels)
+            if logits is not None:
+                terms["class_accuracy"] = float((logits.argmax(1) == labels).float().mean())
             for key, value in {"loss": float(total), **terms}.items():
                 sums[key] = sums.get(key, 0.0) + value
             batches += 1
