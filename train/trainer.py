@@ -172,7 +172,7 @@ class Trainer:
             )
         weights = LossWeights(**config.loss)
         self.uses_classes = weights.class_loss > 0
-        if self.uses_classes:
+        if self.uses_classes:  # recorded in the config, so checkpoints rebuild the head
             config.arch_kwargs = {**config.arch_kwargs, "num_classes": _class_count(config, splits)}
         # channels_last: the layout oneDNN's and cuDNN's fastest convolutions take
         self.model = create_model(config.arch, **config.arch_kwargs).to(self.device, memory_format=torch.channels_last)
@@ -254,9 +254,11 @@ class Trainer:
 
     # --- one epoch ---------------------------------------------------------------------------
 
-    def _forward(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """RGB in fp32, and class logits when the class loss is on."""
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+    def _forward(self, gray: torch.Tensor, mixed: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """RGB in fp32, and class logits when the class loss is on; ``mixed`` runs under the
+        training precision's autocast."""
+        enabled = mixed and self.amp_dtype is not None
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=enabled):
             if self.uses_classes:
                 output, logits = self.model.forward_with_class_logits(gray)
                 return output.float(), logits.float()
@@ -303,7 +305,7 @@ class Trainer:
         for start in range(0, len(self.val_split), 256):
             index = np.arange(start, min(start + 256, len(self.val_split)))
             gray, color = to_tensors(self.val_split, index, self.device)
-            output, logits = self._forward(gray)
+            output, logits = self._forward(gray, mixed=False)
             labels = self._labels(self.val_split, index)
             total, terms = self.loss(output, color, self.model, logits, labels)
             if logits is not None:
