@@ -27,7 +27,7 @@ from pathlib import Path
 
 from common import ROOT, WORK, cifar_test_gray, write_results
 
-DEFAULT_CHECKPOINT = ROOT / "runs" / "ft22" / "averaged.pth"  # the bundled model as a checkpoint
+DEFAULT_CHECKPOINT = ROOT / "runs" / "w48-cls-swa" / "averaged.pth"  # the bundled model as a checkpoint
 
 
 def _peak_rss_mb() -> float:
