@@ -27,7 +27,7 @@ from pathlib import Path
 
 from common import ROOT, WORK, cifar_test_gray, write_results
 
-DEFAULT_CHECKPOINT = ROOT / "runs" / "w48-cls-swa" / "averaged.pth"  # the bundled model as a checkpoint
+DEFAULT_CHECKPOINT = ROOT / "runs" / "ens-cls2.pth"  # the bundled model as a checkpoint
 
 
 def _peak_rss_mb() -> float:
@@ -105,13 +105,16 @@ def worker_io_only(model: str, source: str, out: str) -> dict:
     return {"images": summary.done, "seconds": summary.seconds}
 
 
-def worker_torch_loop(checkpoint: str, source: str, out: str) -> dict:
+def worker_torch_loop(checkpoint: str, source: str, out: str, flip_average: str = "") -> dict:
     import numpy as np
     import torch
     from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint
     from PIL import Image
 
-    model = model_from_checkpoint(load_checkpoint(Path(checkpoint)))
+    payload = load_checkpoint(Path(checkpoint))
+    if flip_average:  # the ONNX model was exported with --test-flip: time the same computation
+        payload = {**payload, "arch_kwargs": {**payload["arch_kwargs"], "flip_average": True}}
+    model = model_from_checkpoint(payload)
     files = _files(Path(source), 1000)
     Path(out).mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -156,6 +159,7 @@ def main() -> None:
     parser.add_argument("--recipe-checkpoint", help="a seed-unet checkpoint: also time the recipe's own network")
     parser.add_argument("--limit", type=int, default=10_000)
     args = parser.parse_args()
+    from colorbatch.modelinfo import describe
     from colorbatch.session import bundled_model_path
 
     model = args.model or str(bundled_model_path())
@@ -166,7 +170,8 @@ def main() -> None:
     e2e = _spawn("e2e", model, str(full), out)
     floor_model = _spawn("model", model, str(full), out)
     floor_io = _spawn("io", model, str(full), out)
-    torch_loop = _spawn("torch", args.checkpoint, str(full), out)
+    flip = json.loads(describe(Path(model)).get("arch_kwargs", "{}")).get("flip_average", False)
+    torch_loop = _spawn("torch", args.checkpoint, str(full), out, "1" if flip else "")
     e2e_small = _spawn("e2e", model, str(small), out)
     big = _spawn("e2e", model, str(_big_photo()), out)
     recipe = _spawn("torch", args.recipe_checkpoint, str(full), out) if args.recipe_checkpoint else None

@@ -425,9 +425,12 @@ def ensemble(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_
 @click.option("--test-flip/--no-test-flip", default=None,
               help="chroma models: average with the mirrored prediction (2x compute; default: as trained).")
 @click.option("--fp16", is_flag=True, help="Also write a half-precision copy (float32 inputs/outputs kept).")
+@click.option("--fp16-weights", is_flag=True,
+              help="Also write a copy (.fp16w.onnx) that stores weights as fp16 and computes in fp32: half the file.")
 @click.option("--int8", is_flag=True, help="Also write a static QDQ int8 copy, calibrated on --calib.")
 @click.option("--calib", type=click.Path(path_type=Path), help="Calibration images for --int8 (and for reporting).")
-def export(checkpoint: Path, output, opset, simplify, working_size, test_flip, fp16, int8, calib) -> None:
+def export(checkpoint: Path, output, opset, simplify, working_size, test_flip, fp16, fp16_weights, int8,
+           calib) -> None:
     """Export a training checkpoint to a verified, self-describing ONNX model."""
     _require_torch("export")
     from colorbatch.export.onnx_export import export_checkpoint
@@ -440,10 +443,10 @@ def export(checkpoint: Path, output, opset, simplify, working_size, test_flip, f
         click.echo(f"  {line}")
     click.echo(f"verified: max |onnxruntime - pytorch| = {result.max_abs_diff:.2e} (limit 1e-4)")
     click.echo(f"wrote {result.path}")
-    if fp16 or int8:
+    if fp16 or fp16_weights or int8:
         from colorbatch.export.quantize import quantize_variants
 
-        for line in quantize_variants(result.path, fp16=fp16, int8=int8, calib=calib):
+        for line in quantize_variants(result.path, fp16=fp16, int8=int8, calib=calib, fp16_weights=fp16_weights):
             click.echo(line)
 
 

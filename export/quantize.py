@@ -1,4 +1,4 @@
-"""Reduced-precision copies of an exported model: fp16 weights, or static QDQ int8.
+"""Reduced-precision copies of an exported model: fp16 arithmetic, fp16-stored weights, or int8.
 
 Each copy is checked to run on the CPU provider, then compared with the fp32 model: speed on
 this CPU and PSNR on the calibration images (colorized through the same runtime path).
@@ -58,16 +58,49 @@ class _Reader:
         return None if batch is None else {"gray": batch}
 
 
+def _set_precision(model, precision: str) -> None:
+    for prop in model.metadata_props:
+        if prop.key == "precision":
+            prop.value = precision
+            return
+    model.metadata_props.add(key="precision", value=precision)
+
+
 def write_fp16(source: Path, target: Path) -> None:
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
-    meta = {p.key: p.value for p in model.metadata_props}
-    meta["precision"] = "fp16"
-    del model.metadata_props[:]
-    for key, value in meta.items():
-        model.metadata_props.add(key=key, value=value)
+    _set_precision(model, "fp16")
+    onnx.save(model, str(target))
+
+
+def write_fp16_weights(source: Path, target: Path) -> None:
+    """Store float weights as fp16, each behind a Cast back to fp32.
+
+    onnxruntime folds those casts when it loads the model, so the file is half the size while the
+    arithmetic stays fp32 and as fast; only the weights' rounding to fp16 changes the outputs.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    initializers, casts = [], []
+    for tensor in graph.initializer:
+        values = numpy_helper.to_array(tensor)
+        half = values.astype(np.float16) if tensor.data_type == TensorProto.FLOAT else None
+        if half is None or values.size < 64 or not np.isfinite(half).all():
+            initializers.append(tensor)  # small or out of fp16's range: not worth a Cast
+            continue
+        initializers.append(numpy_helper.from_array(half, f"{tensor.name}.fp16"))
+        casts.append(helper.make_node("Cast", [f"{tensor.name}.fp16"], [tensor.name], to=TensorProto.FLOAT))
+    nodes = casts + list(graph.node)
+    del graph.initializer[:], graph.node[:]
+    graph.initializer.extend(initializers)
+    graph.node.extend(nodes)
+    _set_precision(model, "fp16-weights")
+    onnx.checker.check_model(model)
     onnx.save(model, str(target))
 
 
@@ -81,9 +114,7 @@ def write_int8(source: Path, target: Path, batches: list[np.ndarray]) -> None:
     quantize_static(str(source), str(target), Reader(batches), quant_format=QuantFormat.QDQ,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
     model = onnx.load(str(target))
-    for prop in model.metadata_props:
-        if prop.key == "precision":
-            prop.value = "int8"
+    _set_precision(model, "int8")
     onnx.save(model, str(target))
 
 
@@ -115,12 +146,13 @@ def compare(full: Colorizer, variant: Path, images: list[np.ndarray]) -> dict[st
     return {"speedup": speedup, "psnr_fp32": psnr_fp32, "psnr": psnr, "psnr_change": psnr - psnr_fp32}
 
 
-def quantize_variants(fp32: Path, fp16: bool, int8: bool, calib: Path | None) -> list[str]:
+def quantize_variants(fp32: Path, fp16: bool, int8: bool, calib: Path | None,
+                      fp16_weights: bool = False) -> list[str]:
     """Write the requested copies beside ``fp32`` and describe each; returns report lines."""
     images = calibration_images(calib)
     full = Colorizer(str(fp32), device="cpu")
     lines = []
-    jobs = [("fp16", fp16), ("int8", int8)]
+    jobs = [("fp16", fp16), ("fp16w", fp16_weights), ("int8", int8)]
     for precision, wanted in jobs:
         if not wanted:
             continue
@@ -129,6 +161,8 @@ def quantize_variants(fp32: Path, fp16: bool, int8: bool, calib: Path | None) ->
         try:
             if precision == "fp16":
                 write_fp16(fp32, tmp)
+            elif precision == "fp16w":
+                write_fp16_weights(fp32, tmp)
             else:
                 write_int8(fp32, tmp, _network_batches(full, images))
             facts = compare(full, tmp, images)

@@ -140,6 +140,31 @@ def test_fp16_and_int8_copies_run_and_stay_close(tmp_path, tiny_onnx):
     assert describe(tmp_path / "m.int8.onnx")["precision"] == "int8"
 
 
+def test_fp16_weights_copy_stores_half_weights_and_computes_in_fp32(tmp_path, tiny_onnx):
+    import onnx
+    from colorbatch.export.quantize import write_fp16_weights
+    from onnx import TensorProto, numpy_helper
+
+    target = tmp_path / "m.fp16w.onnx"
+    write_fp16_weights(tiny_onnx, target)
+    halves = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(target)).graph.initializer
+              if t.data_type == TensorProto.FLOAT16}
+    weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(tiny_onnx)).graph.initializer
+               if t.data_type == TensorProto.FLOAT and numpy_helper.to_array(t).size >= 64}
+    assert weights and set(halves) == {f"{name}.fp16" for name in weights}
+    for name, values in weights.items():
+        assert np.array_equal(halves[f"{name}.fp16"], values.astype(np.float16))
+    gray = np.random.default_rng(2).random((2, 1, 32, 32), dtype=np.float32)
+    full = ort.InferenceSession(str(tiny_onnx), providers=["CPUExecutionProvider"]).run(None, {"gray": gray})[0]
+    session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].type == "tensor(float)"
+    out = session.run(None, {"gray": gray})[0]
+    assert out.dtype == np.float32 and 0 < np.abs(out - full).max() < 1e-2
+    assert describe(target)["precision"] == "fp16-weights"
+    result = CliRunner().invoke(cli, ["export", str(tmp_path / "none.pth"), "--fp16-weights"])
+    assert result.exit_code == CheckpointError.exit_code
+
+
 def test_test_flip_export_averages_mirrored_predictions(tmp_path, tiny_checkpoint):
     result = export_checkpoint(tiny_checkpoint, tmp_path / "flip.onnx", test_flip=True)
     assert json.loads(describe(result.path)["arch_kwargs"])["flip_average"] is True
