@@ -89,7 +89,8 @@ def write_fp16_weights(source: Path, target: Path) -> None:
     initializers, casts = [], []
     for tensor in graph.initializer:
         values = numpy_helper.to_array(tensor)
-        half = values.astype(np.float16) if tensor.data_type == TensorProto.FLOAT else None
+        with np.errstate(over="ignore"):  # values beyond fp16's range become inf and stay fp32 below
+            half = values.astype(np.float16) if tensor.data_type == TensorProto.FLOAT else None
         if half is None or values.size < 64 or not np.isfinite(half).all():
             initializers.append(tensor)  # small or out of fp16's range: not worth a Cast
             continue
