@@ -111,10 +111,9 @@ def worker_torch_loop(checkpoint: str, source: str, out: str, flip_average: str 
     from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint
     from PIL import Image
 
-    payload = load_checkpoint(Path(checkpoint))
+    model = model_from_checkpoint(load_checkpoint(Path(checkpoint)))
     if flip_average:  # the ONNX model was exported with --test-flip: time the same computation
-        payload = {**payload, "arch_kwargs": {**payload["arch_kwargs"], "flip_average": True}}
-    model = model_from_checkpoint(payload)
+        model.flip_average = True
     files = _files(Path(source), 1000)
     Path(out).mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -160,7 +159,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=10_000)
     args = parser.parse_args()
     from colorbatch.modelinfo import describe
-    from colorbatch.session import bundled_model_path
+    from colorbatch.session import bundled_model_path, metadata_json
 
     model = args.model or str(bundled_model_path())
     gray = cifar_test_gray()
@@ -170,7 +169,7 @@ def main() -> None:
     e2e = _spawn("e2e", model, str(full), out)
     floor_model = _spawn("model", model, str(full), out)
     floor_io = _spawn("io", model, str(full), out)
-    flip = json.loads(describe(Path(model)).get("arch_kwargs", "{}")).get("flip_average", False)
+    flip = (metadata_json(describe(Path(model)), "arch_kwargs") or {}).get("flip_average", False)
     torch_loop = _spawn("torch", args.checkpoint, str(full), out, "1" if flip else "")
     e2e_small = _spawn("e2e", model, str(small), out)
     big = _spawn("e2e", model, str(_big_photo()), out)
