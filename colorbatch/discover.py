@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from colorbatch.atomic import is_partial_write
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
@@ -14,16 +16,21 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def iter_files(root: Path) -> Iterator[Path]:
-    """Every regular file under ``root`` (or ``root`` itself), in a stable order, lazily."""
+def iter_files(root: Path, on_error: Callable[[OSError], None] | None = None) -> Iterator[Path]:
+    """Every regular file under ``root`` (or ``root`` itself), in a stable order, lazily.
+
+    Folders that cannot be listed go to ``on_error`` (an ``OSError`` naming the folder); leftover
+    temporary files of interrupted writes are not files of the tree.
+    """
     root = Path(root)
     if root.is_file():
         yield root
         return
-    for folder, dirs, files in os.walk(root):
+    for folder, dirs, files in os.walk(root, onerror=on_error):
         dirs.sort()
         for name in sorted(files):
-            yield Path(folder) / name
+            if not is_partial_write(name):
+                yield Path(folder) / name
 
 
 def iter_images(root: Path) -> Iterator[Path]:

@@ -4,6 +4,14 @@ one-line message and the exit code below (documented in the README)."""
 from __future__ import annotations
 
 
+def printable(text: str) -> str:
+    """``text`` safe to print or store: bytes that are not UTF-8 (file names decoded with Python's
+    surrogate escapes) and control characters (a newline in a file name) become visible escapes,
+    so a name can neither break a report's encoding nor forge a line of a log."""
+    text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class ColorbatchError(Exception):
     """Base class; ``exit_code`` is what the CLI exits with."""
 
@@ -56,6 +64,12 @@ class WeightsError(ColorbatchError):
     """External weights (VGG-16) are missing or of the wrong layout."""
 
     exit_code = 9
+
+
+class NothingScoredError(ColorbatchError):
+    """``score`` found no prediction with a truth partner (or none could be scored)."""
+
+    exit_code = 10
 
 
 class ImageError(ColorbatchError):

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from colorbatch.atomic import write_atomic
 from colorbatch.color import gray_u8
 from colorbatch.errors import ImageError
-from colorbatch.imaging import encode, read_rgb, write_atomic
+from colorbatch.imaging import encode, read_rgb
 from colorbatch.pipeline import Job, Result, RunOptions, RunSummary, check_paths, plan_jobs
 
 
@@ -38,15 +39,23 @@ def gray_tree(source: Path, out: Path, options: RunOptions,
 
     with ThreadPoolExecutor(options.workers) as pool:
         pending = []
-        for item in plan_jobs(source, out, options):
-            if isinstance(item, Result):
-                record(item)
-                continue
-            pending.append(pool.submit(_gray_file, item, options.max_pixels))
-            while len(pending) > 4 * options.workers:
-                record(pending.pop(0).result())
+        try:
+            for item in plan_jobs(source, out, options):
+                if isinstance(item, Result):
+                    record(item)
+                    if item.status == "failed" and options.strict:
+                        break
+                    continue
+                pending.append(pool.submit(_gray_file, item, options.max_pixels))
+                while len(pending) > 4 * options.workers:
+                    record(pending.pop(0).result())
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            for future in pending:
+                future.cancel()
         for future in pending:
-            record(future.result())
+            if not future.cancelled():
+                record(future.result())
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from colorbatch.color import luminance, to_float, to_uint8
 from colorbatch.errors import ImageError
 
 DEFAULT_MAX_PIXELS = 100_000_000
+# --max-pixels is the one limit: Pillow's own guard (89 M, an error at twice that) would cap it.
+Image.MAX_IMAGE_PIXELS = None
 OUTPUT_FORMATS = ("png", "jpg", "webp", "same")
 _PIL_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
                ".tif": "TIFF", ".tiff": "TIFF"}
@@ -133,16 +134,3 @@ def encode(pixels: np.ndarray, alpha: np.ndarray | None, suffix: str, quality: i
     options = {"quality": quality} if pil_format in ("JPEG", "WEBP") else {}
     image.save(buffer, format=pil_format, **options)
     return buffer.getvalue()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name beside ``path``, then rename: never a truncated output."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -7,14 +7,32 @@ from pathlib import Path
 from colorbatch.discover import IMAGE_EXTENSIONS
 
 
+class AmbiguousPartnerError(ValueError):
+    """More than one file under the other tree has this relative path (with different extensions)."""
+
+
 def find_partner(root: Path, relative: Path) -> Path | None:
-    """The file under ``root`` with ``relative``'s path and any supported image extension."""
+    """The one file under ``root`` with ``relative``'s path and a supported image extension;
+    ``AmbiguousPartnerError`` when several have (``a.png`` and ``a.jpg``): never pick one."""
     stem = root / relative.with_suffix("")
     folder = stem.parent
     if not folder.is_dir():
         return None
-    for suffix in (relative.suffix, *IMAGE_EXTENSIONS, *(e.upper() for e in IMAGE_EXTENSIONS)):
+    found = []
+    for suffix in dict.fromkeys((*IMAGE_EXTENSIONS, *(e.upper() for e in IMAGE_EXTENSIONS))):
         candidate = stem.with_name(stem.name + suffix)
-        if suffix and candidate.is_file():
-            return candidate
-    return None
+        if candidate.is_file() and not any(_same(candidate, seen) for seen in found):
+            found.append(candidate)
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise AmbiguousPartnerError(f"{relative.with_suffix('').as_posix()}: {len(found)} candidates under {root} "
+                                    f"({names}); rename all but one")
+    return found[0] if found else None
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Two spellings of one file (``a.PNG`` and ``a.png`` on a case-insensitive filesystem)."""
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False

@@ -7,6 +7,7 @@ grow with the number of files. Library code: it raises or returns results, never
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from colorbatch.atomic import write_atomic
 from colorbatch.colorize import Colorizer
 from colorbatch.discover import in_shard, is_image_path, iter_files
 from colorbatch.errors import ImageError, InvalidPathError
@@ -26,7 +28,6 @@ from colorbatch.imaging import (
     encode,
     output_suffix,
     read_rgb,
-    write_atomic,
 )
 from colorbatch.pairing import find_partner
 from colorbatch.summary import Summary, score_pair
@@ -64,6 +65,9 @@ class Result:
     reason: str = ""
     psnr: float | None = None
     ssim: float | None = None
+    truth: Path | None = None
+    colourfulness: float | None = None
+    colourfulness_truth: float | None = None
 
 
 @dataclass
@@ -76,6 +80,7 @@ class RunSummary:
     provider: str = ""
     failures: list[Result] = field(default_factory=list)
     scores: Summary | None = None
+    interrupted: bool = False  # Ctrl-C: the counts are what finished before it
 
     def record(self, result: Result) -> None:
         """Count one result under its status."""
@@ -90,22 +95,56 @@ class RunSummary:
 
 
 def check_paths(source: Path, out: Path) -> None:
-    """Refuse a missing input and an output that is the input or inside it."""
+    """Refuse a missing input, an output folder that is the input folder, inside it or around it,
+    and an output that exists and is not a folder."""
     if not source.exists():
         raise InvalidPathError(f"{source}: no such file or folder")
     src, dst = source.resolve(), out.resolve()
-    if src.is_dir() and (dst == src or src in dst.parents):
-        raise InvalidPathError(f"output folder {out} is inside the input folder {source}; choose another")
+    if src.is_dir():
+        if dst == src or src in dst.parents:
+            raise InvalidPathError(f"output folder {out} is inside the input folder {source}; choose another")
+        if dst in src.parents:
+            raise InvalidPathError(f"input folder {source} is inside the output folder {out}; choose another")
     if dst.exists() and not dst.is_dir():
         raise InvalidPathError(f"output {out} exists and is not a folder")
 
 
+def _linked_folder(target: Path, out: Path) -> Path | None:
+    """The first folder between ``out`` and ``target`` that is a symbolic link, if any: writing
+    through it would land outside OUT."""
+    folder = target.parent
+    while folder != out and out in folder.parents:
+        if folder.is_symlink():
+            return folder
+        folder = folder.parent
+    return None
+
+
+def _is_same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _unreadable_folder(error: OSError) -> Result:
+    folder = Path(error.filename) if error.filename else Path("?")
+    return Result(folder, None, "failed", f"{folder}: cannot list folder ({error.strerror or error})")
+
+
 def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Result]:
-    """Lazily map inputs to outputs; yields ``Result`` for files decided without work."""
+    """Lazily map inputs to outputs; yields ``Result`` for files decided without work.
+
+    An output that would replace its own input is refused: for a single-file INPUT as an
+    ``InvalidPathError`` before anything is written, in a tree as that file's failure.
+    """
     base = source if source.is_dir() else source.parent
     claimed: dict[Path, Path] = {}  # outputs of the current folder only: collisions are per folder
     folder = None
-    for path in iter_files(source):
+    unreadable: list[OSError] = []
+    for path in iter_files(source, on_error=unreadable.append):
+        while unreadable:
+            yield _unreadable_folder(unreadable.pop(0))
         relative = path.relative_to(base)
         if not is_image_path(path):
             yield Result(path, None, "unsupported", f"{path.suffix or 'no extension'} is not a supported image type")
@@ -115,14 +154,34 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
         if relative.parent != folder:
             folder, claimed = relative.parent, {}
         target = out / relative.with_suffix(output_suffix(path, options.fmt))
+        if _is_same_file(target, path):
+            if source.is_file():
+                raise InvalidPathError(f"output {target} is the input {source} itself; choose another OUT")
+            yield Result(path, target, "failed", f"output {target} is its own input; refused")
+            continue
+        if (link := _linked_folder(target, out)) is not None:
+            yield Result(path, target, "failed", f"output folder {link} is a symbolic link; colorbatch never "
+                                                 "writes through links inside OUT")
+            continue
         if target in claimed:
             yield Result(path, target, "failed", f"output {target} would also be written from {claimed[target]}")
             continue
         claimed[target] = path
-        if target.exists() and not options.overwrite:
+        if _finished(target) and not options.overwrite:
             yield Result(path, target, "skipped", "output exists (use --overwrite)")
             continue
         yield Job(path, relative, target)
+    while unreadable:
+        yield _unreadable_folder(unreadable.pop(0))
+
+
+def _finished(target: Path) -> bool:
+    """An output a previous run completed: writes are atomic, so a non-empty file under the final
+    name is whole (an empty one is from elsewhere and is redone)."""
+    try:
+        return target.stat().st_size > 0
+    except OSError:
+        return False
 
 
 class _Batcher:
@@ -186,16 +245,17 @@ class Pipeline:
         return result
 
     def _score(self, job: Job, rgb: np.ndarray, result: Result) -> None:
-        partner = find_partner(self.options.truth, job.relative)
-        if partner is None:
-            return
         try:
+            partner = find_partner(self.options.truth, job.relative)
+            if partner is None:
+                return
             truth = read_rgb(partner)
             score = score_pair(rgb, truth)
         except (ImageError, ValueError) as exc:
             result.reason = f"not scored: {exc}"
             return
-        result.psnr, result.ssim = score.psnr, score.ssim
+        result.psnr, result.ssim, result.truth = score.psnr, score.ssim, partner
+        result.colourfulness, result.colourfulness_truth = score.colourfulness, score.colourfulness_truth
         self.summary.scores.add(score, rgb.shape[0] * rgb.shape[1])
 
     def _infer(self, batch: list[tuple[Job, Decoded]]) -> list[tuple[Job, Decoded, np.ndarray | None, str]]:
@@ -204,7 +264,7 @@ class Pipeline:
             return [(job, d, rgb, "") for (job, d), rgb in zip(batch, outputs)]
         except Exception as exc:  # onnxruntime's own error types; retry one by one below
             if len(batch) == 1:
-                return [(batch[0][0], batch[0][1], None, f"inference failed: {str(exc)[:200]}")]
+                return [(batch[0][0], batch[0][1], None, f"{batch[0][0].source}: inference failed: {str(exc)[:200]}")]
         return [item for single in batch for item in self._infer([single])]
 
     def run(self, source: Path, out: Path) -> RunSummary:
@@ -219,7 +279,9 @@ class Pipeline:
 
             def finish_writes(limit: int) -> None:
                 while len(writes) > limit:
-                    self.record(writes.popleft().result())
+                    result = writes[0].result()  # an interruption while waiting keeps it queued
+                    writes.popleft()
+                    self.record(result)
 
             def dispatch(batches) -> None:
                 for batch in batches:
@@ -240,19 +302,22 @@ class Pipeline:
                         continue
                     dispatch(batcher.add(job, decoded))
 
-            for item in plan_jobs(source, out, self.options):
-                if self._stop:
-                    break
-                if isinstance(item, Result):
-                    self.record(item)
-                    continue
-                decodes.append((item, decode_pool.submit(self._decode, item)))
-                finish_decodes(ahead)
-            finish_decodes(0)
-            if not self._stop:
-                dispatch(batcher.drain())
+            try:
+                for item in plan_jobs(source, out, self.options):
+                    if self._stop:
+                        break
+                    if isinstance(item, Result):
+                        self.record(item)
+                        continue
+                    decodes.append((item, decode_pool.submit(self._decode, item)))
+                    finish_decodes(ahead)
+                finish_decodes(0)
+                if not self._stop:
+                    dispatch(batcher.drain())
+            except KeyboardInterrupt:
+                self.summary.interrupted = True
             for _, future in decodes:
                 future.cancel()
-            finish_writes(0)
+            finish_writes(0)  # writes in flight are atomic and short: let them land and count them
         self.summary.seconds = time.perf_counter() - started
         return self.summary

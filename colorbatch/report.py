@@ -19,13 +19,16 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from colorbatch.atomic import atomic_path
 from colorbatch.color import gray_u8
+from colorbatch.errors import printable
 from colorbatch.metrics import DEFINITIONS
 
 REPORT_SUFFIXES = (".json", ".csv", ".html")
 ROW_FIELDS = ("image", "status", "reason", "psnr", "ssim", "colourfulness", "colourfulness_truth", "baseline_psnr",
               "baseline_ssim", "prediction", "truth", "error")
 THUMBS = 8
+MAX_FAILURES_SHOWN = 200
 THUMB_SIDE = 96
 HIST_RANGE = (10, 50)
 
@@ -54,24 +57,34 @@ class ReportWriter:
         self.worst: list[tuple[float, int, dict]] = []
         self.best: list[tuple[float, int, dict]] = []
         self.sample: list[dict] = []
+        self.unscored: list[dict] = []  # run without --truth: input | output pairs to show
+        self.failures: list[tuple[str, str]] = []
         self.seen = 0
         self.rng = random.Random(seed)
         self.histogram = np.zeros(HIST_RANGE[1] - HIST_RANGE[0] + 2, dtype=np.int64)
 
     def add(self, row: dict) -> None:
-        self.spool.write(json.dumps({k: _clean(row.get(k)) for k in ROW_FIELDS if k in row}) + "\n")
-        psnr = row.get("psnr")
-        if psnr is None:
+        """One image's row. Names are data: stored with ``printable`` escapes (the raw paths are
+        kept only in memory, to read thumbnails)."""
+        shown = {k: printable(v) if isinstance(v, str) else _clean(v) for k, v in row.items() if k in ROW_FIELDS}
+        self.spool.write(json.dumps(shown) + "\n")
+        if self.kind != ".html":
             return
-        self.seen += 1
-        if self.kind == ".html":
-            self._pick(row, psnr)
+        reason = row.get("error") or (row.get("reason") if row.get("status") == "failed" else None)
+        if reason and len(self.failures) < MAX_FAILURES_SHOWN:
+            self.failures.append((shown.get("image", ""), printable(reason)))
+        psnr = row.get("psnr")
+        if psnr is not None:
+            self.seen += 1
+            self._pick({**row, "image": shown["image"], "source": row.get("image")}, psnr)
+        elif row.get("status") == "done" and len(self.unscored) < THUMBS:
+            self.unscored.append({"image": shown["image"], "source": row["image"], "prediction": row["prediction"]})
 
     def _pick(self, row: dict, psnr: float) -> None:
         top = len(self.histogram) - 1  # the last bin holds >= HIST_RANGE[1] dB, identical images included
         bin_index = 0 if psnr < HIST_RANGE[0] else top if psnr >= HIST_RANGE[1] else int(psnr) - HIST_RANGE[0] + 1
         self.histogram[bin_index] += 1
-        item = {k: row[k] for k in ("image", "psnr", "ssim", "prediction", "truth")}
+        item = {k: row.get(k) for k in ("image", "source", "psnr", "ssim", "prediction", "truth")}
         heapq.heappush(self.worst, (-psnr, self.seen, item))
         if len(self.worst) > THUMBS:
             heapq.heappop(self.worst)
@@ -84,6 +97,12 @@ class ReportWriter:
         elif (j := self.rng.randrange(self.seen)) < THUMBS:
             self.sample[j] = item
 
+    def _all_scored(self) -> list[dict]:
+        """Every scored image's item, worst first (only used when there are few)."""
+        seen = {id(item): item for _, _, item in self.worst + self.best}
+        seen.update({id(item): item for item in self.sample})
+        return sorted(seen.values(), key=lambda item: item["psnr"])
+
     def _rows(self):
         self.spool.seek(0)
         for line in self.spool:
@@ -91,8 +110,7 @@ class ReportWriter:
 
     def close(self, header: dict[str, Any]) -> None:
         """Write the report; ``header`` holds ``aggregate``, counts and lists for the summary."""
-        tmp = self.path.with_name(f".{self.path.name}.partial")
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+        with atomic_path(self.path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
             if self.kind == ".csv":
                 writer = csv.DictWriter(handle, fieldnames=ROW_FIELDS, extrasaction="ignore")
                 writer.writeheader()
@@ -101,7 +119,6 @@ class ReportWriter:
                 self._write_json(handle, header)
             else:
                 handle.write(self._html(header))
-        tmp.replace(self.path)
         self.spool.close()
 
     def _write_json(self, handle, header: dict[str, Any]) -> None:
@@ -120,12 +137,25 @@ class ReportWriter:
             for key, value in aggregate.items()
         )
         counts = "".join(f"<li>{html.escape(k)}: {_fmt(v)}</li>" for k, v in header.get("counts", {}).items())
-        sections = [
-            ("Worst PSNR", [item for _, _, item in sorted(self.worst, key=lambda t: -t[0])]),
-            ("Best PSNR", [item for _, _, item in sorted(self.best, key=lambda t: -t[0])]),
-            ("Random sample", self.sample),
-        ]
-        galleries = "".join(_gallery(title, items) for title, items in sections)
+        context = "".join(f"<li>{html.escape(key)}: {_fmt(header[key])}</li>"
+                          for key in ("model", "vividness") if header.get(key) is not None)
+        if self.seen <= 3 * THUMBS:  # few images: show each once, worst first
+            sections = [("Every scored image, worst PSNR first", [i for _, _, i in sorted(self.worst)][::-1])]
+            if self.seen > THUMBS:
+                sections = [("Every scored image, worst PSNR first", self._all_scored())]
+        else:
+            sections = [
+                ("Worst PSNR", [item for _, _, item in sorted(self.worst, key=lambda t: -t[0])]),
+                ("Best PSNR", [item for _, _, item in sorted(self.best, key=lambda t: -t[0])]),
+                ("Random sample", self.sample),
+            ]
+        if self.unscored:
+            sections.append(("Outputs (no truth given: input | output)", self.unscored))
+        galleries = "".join(_gallery(title, items) for title, items in sections if items)
+        if self.failures:
+            listed = "".join(f"<tr><td>{html.escape(name)}</td><td>{html.escape(reason)}</td></tr>"
+                             for name, reason in self.failures)
+            galleries += f"<h2>Failed</h2><table><tr><th>image</th><th>reason</th></tr>{listed}</table>"
         definitions = "".join(f"<li><b>{k}</b>: {html.escape(v)}</li>" for k, v in DEFINITIONS.items())
         return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>colorbatch score report</title>
@@ -138,6 +168,7 @@ img {{ image-rendering: pixelated; }}
 </style></head><body>
 <h1>colorbatch score report</h1>
 <h2>Summary</h2>
+<ul>{context}</ul>
 <table><tr><th>metric</th><th>predictions</th><th>no-colour baseline</th></tr>{rows}</table>
 <ul>{counts}</ul>
 <h2>PSNR histogram</h2>{_histogram_svg(self.histogram)}
@@ -182,14 +213,27 @@ def _triptych(item: dict) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def _diptych(item: dict) -> str:
+    source = _thumbnail(item["source"])
+    output = _thumbnail(item["prediction"]).resize(source.size)
+    canvas = Image.new("RGB", (2 * source.width + 4, source.height), "white")
+    for i, part in enumerate((source, output)):
+        canvas.paste(part, (i * (source.width + 4), 0))
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
 def _gallery(title: str, items: list[dict]) -> str:
     figures = []
     for item in items:
         try:
-            data = _triptych(item)
+            data = _triptych(item) if item.get("truth") else _diptych(item)
         except OSError:
             continue
-        caption = f"{html.escape(item['image'])}<br>PSNR {_fmt(item['psnr'])} dB, SSIM {item['ssim']:.4f}"
+        caption = html.escape(item["image"])
+        if item.get("psnr") is not None:
+            caption += f"<br>PSNR {_fmt(item['psnr'])} dB, SSIM {item['ssim']:.4f}"
         figures.append(f'<figure><img alt="{html.escape(item["image"])}" src="data:image/png;base64,{data}">'
                        f"<figcaption>{caption}</figcaption></figure>")
     return f"<h2>{html.escape(title)}</h2><div class=\"gallery\">{''.join(figures)}</div>"

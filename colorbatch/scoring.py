@@ -17,7 +17,7 @@ from joblib import Parallel, delayed
 from colorbatch.discover import iter_images
 from colorbatch.errors import ImageError, InvalidPathError
 from colorbatch.imaging import read_rgb
-from colorbatch.pairing import find_partner
+from colorbatch.pairing import AmbiguousPartnerError, find_partner
 from colorbatch.summary import Summary, gray_baseline, score_pair
 
 
@@ -54,11 +54,17 @@ def score_files(relative: str, pred_path: str, truth_path: str, baseline: bool) 
     return row
 
 
-def iter_pairs(pred_dir: Path, truth_dir: Path, unmatched: list[str]) -> Iterator[tuple[str, str, str]]:
-    """Pairs ``(relative, pred, truth)``; predictions without truth go to ``unmatched``."""
+def iter_pairs(pred_dir: Path, truth_dir: Path, unmatched: list[str],
+               failed: list[dict]) -> Iterator[tuple[str, str, str]]:
+    """Pairs ``(relative, pred, truth)``; predictions without truth go to ``unmatched``, those
+    with several candidate truths to ``failed``."""
     for pred in iter_images(pred_dir):
         relative = pred.relative_to(pred_dir)
-        truth = find_partner(truth_dir, relative)
+        try:
+            truth = find_partner(truth_dir, relative)
+        except AmbiguousPartnerError as exc:
+            failed.append({"image": relative.as_posix(), "error": f"ambiguous truth: {exc}"})
+            continue
         if truth is None:
             unmatched.append(relative.as_posix())
         else:
@@ -68,7 +74,11 @@ def iter_pairs(pred_dir: Path, truth_dir: Path, unmatched: list[str]) -> Iterato
 def truth_without_prediction(pred_dir: Path, truth_dir: Path) -> Iterator[str]:
     for truth in iter_images(truth_dir):
         relative = truth.relative_to(truth_dir)
-        if find_partner(pred_dir, relative) is None:
+        try:
+            partner = find_partner(pred_dir, relative)
+        except AmbiguousPartnerError:
+            continue  # reported from the prediction side
+        if partner is None:
             yield relative.as_posix()
 
 
@@ -90,7 +100,7 @@ def score_trees(pred_dir: Path, truth_dir: Path, jobs: int = -1, baseline: bool 
         if not Path(folder).is_dir():
             raise InvalidPathError(f"{folder}: {label} folder does not exist")
     result = ScoreResult(Summary(), Summary() if baseline else None)
-    pairs = iter_pairs(Path(pred_dir), Path(truth_dir), result.unmatched_pred)
+    pairs = iter_pairs(Path(pred_dir), Path(truth_dir), result.unmatched_pred, result.failed)
     parallel = Parallel(n_jobs=jobs, return_as="generator", batch_size=64, pre_dispatch="8*n_jobs")
     for row in parallel(delayed(score_files)(rel, p, t, baseline) for rel, p, t in pairs):
         if "error" in row:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from colorbatch.errors import DeviceError, ModelError
+from colorbatch.vividness import DECODING_INPUTS, CurveError, decoding_for, parse_curve
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -46,6 +47,9 @@ class ModelInfo:
     working_size: int = 32
     size_multiple: int = 1
     metadata: dict[str, str] = field(default_factory=dict)
+    # chroma-bins models: decoding inputs, the vividness curve and the vividness used by default
+    vividness_curve: tuple | None = None
+    default_vividness: float | None = None
 
     @classmethod
     def from_metadata(cls, props: dict[str, str]) -> ModelInfo:
@@ -56,12 +60,21 @@ class ModelInfo:
                 raise ModelError(f"model metadata {key}={props[key]!r} is not an integer") from None
 
         train_size = number("train_size", 32)
+        curve, default = None, None
+        if "vividness_curve" in props:
+            try:
+                curve = parse_curve(props["vividness_curve"])
+                default = float(props.get("default_vividness", 0.0))
+            except (CurveError, ValueError) as exc:
+                raise ModelError(f"model metadata vividness_curve/default_vividness: {exc}") from None
         return cls(
             arch=props.get("arch", "unknown"),
             train_size=train_size,
             working_size=number("working_size", train_size),
             size_multiple=number("size_multiple", 1),
             metadata=dict(props),
+            vividness_curve=curve,
+            default_vividness=default,
         )
 
 
@@ -107,7 +120,9 @@ def _cuda_session(path: Path, threads: int | None, probe_shape: tuple[int, ...])
             if session.get_providers()[0] != CUDA:
                 session = None
             else:
-                session.run(None, {session.get_inputs()[0].name: np.zeros(probe_shape, np.float32)})
+                probe = {session.get_inputs()[0].name: np.zeros(probe_shape, np.float32)}
+            probe.update({i.name: np.ones(1, np.float32) for i in session.get_inputs()[1:]})
+            session.run(None, probe)
         except Exception as exc:  # onnxruntime raises its own Fail/RuntimeException types
             lines.append(str(exc))
             session = None
@@ -123,9 +138,14 @@ def _cuda_session(path: Path, threads: int | None, probe_shape: tuple[int, ...])
 
 
 class OnnxColorModel:
-    """An ONNX colorization model: gray ``(N, 1, H, W)`` -> RGB ``(N, 3, H, W)``, float32 [0, 1]."""
+    """An ONNX colorization model: gray ``(N, 1, H, W)`` -> RGB ``(N, 3, H, W)``, float32 [0, 1].
 
-    def __init__(self, path: Path | None = None, device: str = "auto", threads: int | None = None) -> None:
+    A chroma-bins model also takes the decoding inputs of ``colorbatch.vividness``; ``vividness``
+    (default: the model's own) sets them.
+    """
+
+    def __init__(self, path: Path | None = None, device: str = "auto", threads: int | None = None,
+                 vividness: float | None = None) -> None:
         import onnxruntime as ort
 
         self.path = Path(path) if path is not None else bundled_model_path()
@@ -150,18 +170,40 @@ class OnnxColorModel:
             raise DeviceError(f"unknown device {device!r} (auto, cpu or cuda)")
         self.provider = self.session.get_providers()[0]
         self.input_name = self.session.get_inputs()[0].name
+        self.vividness = self._check_vividness(vividness)
+        self.decoding = {} if self.vividness is None else decoding_for(self.vividness, self.info.vividness_curve)
 
     def _check_contract(self, session) -> None:
         inputs, outputs = session.get_inputs(), session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] != 1:
+        extra = tuple(i.name for i in inputs[1:])
+        if (not inputs or extra not in ((), DECODING_INPUTS) or len(outputs) != 1 or len(inputs[0].shape) != 4
+                or inputs[0].shape[1] != 1):
             raise ModelError(
-                f"{self.path}: not a colorbatch model (needs one input gray (N,1,H,W) and one "
-                f"output rgb (N,3,H,W); has {[(i.name, i.shape) for i in inputs]} -> "
-                f"{[(o.name, o.shape) for o in outputs]})"
+                f"{self.path}: not a colorbatch model (needs one input gray (N,1,H,W), optionally "
+                f"{' and '.join(DECODING_INPUTS)}, and one output rgb (N,3,H,W); has "
+                f"{[(i.name, i.shape) for i in inputs]} -> {[(o.name, o.shape) for o in outputs]})"
             )
+        rgb = outputs[0].shape
+        if len(rgb) != 4 or (isinstance(rgb[1], int) and rgb[1] != 3):
+            raise ModelError(f"{self.path}: not a colorbatch model: its output {outputs[0].name} has shape {rgb}, "
+                             "not (N,3,H,W)")
+        if bool(extra) != (self.info.vividness_curve is not None):
+            raise ModelError(f"{self.path}: decoding inputs and the vividness_curve metadata must come together")
+
+    def _check_vividness(self, vividness: float | None) -> float | None:
+        if self.info.vividness_curve is None:
+            if vividness is not None:
+                raise ModelError(f"{self.path.name} ({self.info.arch}) has no vividness control: it predicts "
+                                 "one colour per pixel, not a distribution (a chroma-bins model has one)")
+            return None
+        chosen = self.info.default_vividness if vividness is None else vividness
+        if not 0.0 <= chosen <= 1.0:
+            raise CurveError(f"vividness {chosen} is outside [0, 1]")
+        return chosen
 
     def __call__(self, gray: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(gray, np.float32)})[0]
+        feeds = {self.input_name: np.ascontiguousarray(gray, np.float32), **self.decoding}
+        return self.session.run(None, feeds)[0]
 
     def describe(self) -> dict[str, object]:
         return {"path": str(self.path), "provider": self.provider, **self.info.metadata}

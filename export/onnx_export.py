@@ -21,6 +21,7 @@ from torch.export import Dim
 
 from colorbatch import __version__
 from colorbatch.errors import ExportError, InvalidPathError
+from colorbatch.vividness import DECODING_INPUTS, DEFAULT_CURVE, decoding_for, parse_curve
 
 from .verify import verify_against_torch
 
@@ -33,7 +34,23 @@ FP32_TOLERANCE = 1e-4
 MAX_SIDE = 16384
 
 
-FLIPPABLE = ("chroma-unet", "chroma-ensemble")
+FLIPPABLE = ("chroma-unet", "chroma-ensemble", "chroma-bins")
+
+
+class WithDecodingInputs(torch.nn.Module):
+    """A chroma-bins model whose graph takes its decoding (``temperature``, ``correction``, shape (1,))
+    as inputs, so the runtime sets vividness without a re-export."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, gray: torch.Tensor, temperature: torch.Tensor, correction: torch.Tensor) -> torch.Tensor:
+        return self.model(gray, temperature, correction)
+
+
+def has_decoding_inputs(model: torch.nn.Module) -> bool:
+    return hasattr(model, "bin_logits")
 
 
 @dataclass
@@ -44,19 +61,27 @@ class ExportResult:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def _dynamic_shapes(multiple: int) -> dict[str, dict[int, Any]]:
+def _dynamic_shapes(multiple: int, decoding: bool) -> dict[str, dict[int, Any] | None]:
     batch = Dim("batch", min=1, max=4096)
+    fixed = dict.fromkeys(DECODING_INPUTS) if decoding else {}
     if multiple > 1:
         blocks = MAX_SIDE // multiple
         return {"gray": {0: batch, 2: multiple * Dim("h_blocks", min=1, max=blocks),
-                         3: multiple * Dim("w_blocks", min=1, max=blocks)}}
-    return {"gray": {0: batch, 2: Dim("height", min=1, max=MAX_SIDE), 3: Dim("width", min=1, max=MAX_SIDE)}}
+                         3: multiple * Dim("w_blocks", min=1, max=blocks)}, **fixed}
+    return {"gray": {0: batch, 2: Dim("height", min=1, max=MAX_SIDE), 3: Dim("width", min=1, max=MAX_SIDE)},
+            **fixed}
 
 
 def build_metadata(payload: dict[str, Any], checkpoint: Path, multiple: int, working_size: int | None,
-                   precision: str = "fp32") -> dict[str, str]:
+                   precision: str = "fp32", vividness: tuple[tuple, float] | None = None) -> dict[str, str]:
+    """The model's metadata; ``vividness`` (curve, default) for models with decoding inputs."""
     train_size = int(payload.get("train_size", 32))
-    return {
+    decoding = {}
+    if vividness is not None:
+        curve, default = vividness
+        decoding = {"vividness_curve": json.dumps([list(row) for row in curve]), "default_vividness": str(default),
+                    "decoding_inputs": ",".join(DECODING_INPUTS)}
+    return {**decoding,
         "arch": payload["arch"],
         "arch_kwargs": json.dumps(payload["arch_kwargs"]),
         "train_size": str(train_size),
@@ -85,12 +110,18 @@ def _check_writable(out: Path) -> None:
 def _torch_to_onnx(model: torch.nn.Module, path: Path, multiple: int, train_size: int, opset: int) -> None:
     # An example of 2 x 2 blocks keeps every symbolic size above 1, which torch.export would pin.
     side = max(train_size, 2 * multiple)
-    example = torch.rand(2, 1, side, side)
+    example: tuple[torch.Tensor, ...] = (torch.rand(2, 1, side, side),)
+    names = ["gray"]
+    decoding = has_decoding_inputs(model)
+    if decoding:
+        model = WithDecodingInputs(model)
+        example += (torch.ones(1), torch.ones(1))
+        names += list(DECODING_INPUTS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            model, (example,), input_names=["gray"], output_names=["rgb"], dynamo=True,
-            dynamic_shapes=_dynamic_shapes(multiple), opset_version=opset, verbose=False,
+            model, example, input_names=names, output_names=["rgb"], dynamo=True,
+            dynamic_shapes=_dynamic_shapes(multiple, decoding), opset_version=opset, verbose=False,
         )
     program.save(str(path))
 
@@ -113,11 +144,13 @@ def _finish(path: Path, metadata: dict[str, str], simplify: bool) -> None:
 
 def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DEFAULT_OPSET,
                       simplify: bool = True, working_size: int | None = None,
-                      real_images: list[np.ndarray] | None = None, test_flip: bool | None = None) -> ExportResult:
+                      real_images: list[np.ndarray] | None = None, test_flip: bool | None = None,
+                      vividness_curve: str | list | None = None, default_vividness: float = 0.5) -> ExportResult:
     """Export ``checkpoint`` to ONNX at ``out`` (default: beside it, ``.onnx``), verified.
 
-    ``test_flip`` overrides the checkpoint's flip averaging (chroma models only). Nothing is left
-    at ``out`` when verification fails.
+    ``test_flip`` overrides the checkpoint's flip averaging (chroma models only). A chroma-bins
+    model's graph takes its decoding as inputs; ``vividness_curve`` and ``default_vividness`` (see
+    ``colorbatch.vividness``) go into its metadata. Nothing is left at ``out`` when verification fails.
     """
     checkpoint = Path(checkpoint)
     payload = load_checkpoint(checkpoint)
@@ -129,12 +162,18 @@ def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DE
     out = Path(out) if out is not None else checkpoint.with_suffix(".onnx")
     _check_writable(out)
     multiple = int(getattr(model, "size_multiple", 1))
-    metadata = build_metadata(payload, checkpoint, multiple, working_size)
+    vividness = None
+    if has_decoding_inputs(model):
+        curve = parse_curve(vividness_curve) if vividness_curve is not None else DEFAULT_CURVE
+        decoding_for(default_vividness, curve)  # checks the default lies in [0, 1]
+        vividness = (curve, default_vividness)
+    metadata = build_metadata(payload, checkpoint, multiple, working_size, vividness=vividness)
     tmp = out.with_name(f".{out.name}.partial")
     try:
         _torch_to_onnx(model, tmp, multiple, int(metadata["train_size"]), opset)
         _finish(tmp, metadata, simplify)
-        diff, checks = verify_against_torch(model, tmp, int(metadata["train_size"]), multiple, real_images)
+        decodings = [decoding_for(v, vividness[0]) for v in (0.0, 1.0)] if vividness else None
+        diff, checks = verify_against_torch(model, tmp, int(metadata["train_size"]), multiple, real_images, decodings)
         if diff > FP32_TOLERANCE:
             raise ExportError(
                 f"verification failed: onnxruntime and PyTorch differ by {diff:.2e} "

@@ -9,6 +9,7 @@ import torch
 
 from colorbatch.color import gray_u8
 from colorbatch.colorize import network_input
+from colorbatch.vividness import DECODING_INPUTS
 
 
 def _real_inputs(images: list[np.ndarray], side: int) -> np.ndarray:
@@ -17,8 +18,10 @@ def _real_inputs(images: list[np.ndarray], side: int) -> np.ndarray:
 
 
 def verify_against_torch(model: torch.nn.Module, path: Path, train_size: int, multiple: int,
-                         real_images: list[np.ndarray] | None = None) -> tuple[float, list[str]]:
-    """Max absolute difference over two batch sizes, two spatial sizes and real images."""
+                         real_images: list[np.ndarray] | None = None,
+                         decodings: list[dict[str, np.ndarray]] | None = None) -> tuple[float, list[str]]:
+    """Max absolute difference over two batch sizes, two spatial sizes and real images; for a model
+    with decoding inputs, at each of ``decodings`` (temperature and correction arrays)."""
     import onnxruntime as ort
 
     from colorbatch.samples import sample_images
@@ -33,11 +36,15 @@ def verify_against_torch(model: torch.nn.Module, path: Path, train_size: int, mu
         real_images = list(sample_images(("astronaut", "coffee", "chelsea")).values())
     inputs.append(_real_inputs(real_images, small))
     worst, checks = 0.0, []
-    for gray in inputs:
-        with torch.no_grad():
-            expected = model(torch.from_numpy(gray)).numpy()
-        got = session.run(None, {"gray": gray})[0]
-        diff = float(np.abs(expected - got).max())
-        checks.append(f"input {tuple(gray.shape)}: max |onnx - torch| = {diff:.2e}")
-        worst = max(worst, diff)
+    for decoding in decodings or [{}]:
+        extra = tuple(torch.from_numpy(decoding[name]) for name in DECODING_INPUTS if name in decoding)
+        label = ", ".join(f"{name} {float(value[0]):g}" for name, value in decoding.items())
+        for gray in inputs:
+            with torch.no_grad():
+                expected = model(torch.from_numpy(gray), *extra).numpy()
+            got = session.run(None, {"gray": gray, **decoding})[0]
+            diff = float(np.abs(expected - got).max())
+            where = f" at {label}" if label else ""
+            checks.append(f"input {tuple(gray.shape)}{where}: max |onnx - torch| = {diff:.2e}")
+            worst = max(worst, diff)
     return worst, checks

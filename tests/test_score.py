@@ -75,7 +75,8 @@ def test_each_report_format_parses_and_holds_rows(tmp_path, rng, suffix):
         assert len(rows) == 5 and {"image", "psnr", "ssim"} <= set(rows[0])
     else:
         assert text.startswith("<!doctype html>") and "<svg" in text
-        assert text.count("data:image/png;base64,") >= 5 and "Worst PSNR" in text
+        # five images: each shown exactly once, worst first, not repeated under worst, best and random
+        assert text.count("data:image/png;base64,") == 5 and "worst PSNR first" in text
 
 
 def test_report_psnr_equals_metric(tmp_path, rng):

@@ -18,6 +18,7 @@ from colorbatch.errors import CheckpointError, DataError, WeightsError
 from tests.conftest import write_color_tree
 
 TINY = {"chroma-unet": {"width": 4, "depth": 2}, "seed-unet": {"widths": (4, 4, 8, 8, 8)},
+        "chroma-bins": {"decoder": (8, 8, 8)},
         "chroma-ensemble": {"members": [{"width": 4, "depth": 2}, {"width": 6, "depth": 1}]}}
 
 
@@ -172,8 +173,8 @@ def test_losses_are_logged_apart(tmp_path):
     model = create_model("chroma-unet", width=4, depth=2)
     out = model(torch.rand(2, 1, 32, 32))
     total, terms = loss(out, torch.rand(2, 3, 32, 32), model)
-    assert set(terms) == {"mse", "vgg", "l1", "l2", "ssim_loss", "class_loss"}
-    assert terms["ssim_loss"] == 0 and terms["class_loss"] == 0
+    assert set(terms) == {"mse", "vgg", "l1", "l2", "ssim_loss", "class_loss", "bins"}
+    assert terms["ssim_loss"] == 0 and terms["class_loss"] == 0 and terms["bins"] == 0
     assert all(terms[name] > 0 for name in ("mse", "vgg", "l1", "l2"))
     expected = terms["mse"] + 0.5 * terms["vgg"] + 1e-6 * terms["l1"] + 1e-5 * terms["l2"]
     assert float(total.detach()) == pytest.approx(expected, rel=1e-4)

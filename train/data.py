@@ -146,12 +146,34 @@ def _load_paired(color_root: Path, gray_root: Path, size: int) -> Split:
     )
 
 
+class _DataOnlyUnpickler(pickle.Unpickler):
+    """Reads CIFAR-10's python batches (dicts of bytes, lists and numpy arrays) without running
+    code: a pickle that names any other class or function is refused, where ``pickle.load``
+    would call it."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR-10 batch holds data only")
+        return super().find_class(module, name)
+
+
+def _read_batch(path: Path) -> dict:
+    with open(path, "rb") as handle:
+        batch = _DataOnlyUnpickler(handle, encoding="bytes").load()
+    if not isinstance(batch, dict):
+        raise ValueError("not a dict")
+    return batch
+
+
 def _load_cifar_batches(root: Path, names: list[str]) -> Split:
     arrays, labels = [], []
     for name in names:
         try:
-            with open(root / name, "rb") as handle:
-                batch = pickle.load(handle, encoding="bytes")
+            batch = _read_batch(root / name)
             arrays.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
             labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
         except (OSError, KeyError, pickle.UnpicklingError, ValueError) as exc:
@@ -162,8 +184,7 @@ def _load_cifar_batches(root: Path, names: list[str]) -> Split:
 
 def _cifar_class_names(root: Path) -> tuple[str, ...]:
     try:
-        with open(root / "batches.meta", "rb") as handle:
-            return tuple(name.decode() for name in pickle.load(handle, encoding="bytes")[b"label_names"])
+        return tuple(name.decode() for name in _read_batch(root / "batches.meta")[b"label_names"])
     except (OSError, KeyError, pickle.UnpicklingError, ValueError):
         return tuple(str(i) for i in range(10))
 

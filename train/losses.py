@@ -18,6 +18,8 @@ from torch import nn
 
 from colorbatch.errors import WeightsError
 
+from .bins import soft_encode
+from .color import rgb_to_chroma
 from .metrics import ssim_per_image
 
 VGG16_FILE = "vgg16-397923af.pth"
@@ -94,6 +96,7 @@ class LossWeights:
     l2: float = 0.0
     ssim_loss: float = 0.0  # 1 - SSIM, with the metric's own definition (not in the original recipe)
     class_loss: float = 0.0  # cross-entropy of an auxiliary class head (not in the original recipe)
+    bins: float = 0.0  # rebalanced cross-entropy of a chroma-bin head against soft-encoded truth (chroma-bins)
 
 
 PIXEL_LOSSES = ("mse", "log-mse")
@@ -108,6 +111,15 @@ def log_mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     the batch) lets the colourful, high-error images dominate."""
     per_image = (output - target).pow(2).flatten(1).mean(1)
     return torch.log(per_image + _LOG_MSE_FLOOR).mean()
+
+
+def binned_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of bin logits ``(N, Q, h, w)`` against soft targets of the same shape, each
+    position weighted by its target's expected rebalancing weight (Zhang et al. 2016, eq. 2)."""
+    log_probabilities = torch.log_softmax(logits.float(), dim=1)
+    cross_entropy = -(target * log_probabilities).sum(1)
+    position_weight = (target * weights.view(1, -1, 1, 1)).sum(1)
+    return (position_weight * cross_entropy).mean()
 
 
 class ColorizationLoss(nn.Module):
@@ -128,15 +140,22 @@ class ColorizationLoss(nn.Module):
         self.pixel = pixel
 
     def forward(
-        self, output: torch.Tensor, target: torch.Tensor, model: nn.Module,
+        self, output: torch.Tensor | None, target: torch.Tensor, model: nn.Module,
         logits: torch.Tensor | None = None, labels: torch.Tensor | None = None,
+        bin_logits: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        terms = {"mse": F.mse_loss(output, target)}
+        """``output`` may be None for a chroma-bins model trained on the bin loss alone."""
+        terms = {} if output is None else {"mse": F.mse_loss(output, target)}
+        if self.weights.bins > 0:
+            if bin_logits is None:
+                raise ValueError("a bins weight above 0 needs a chroma-bins model's bin logits")
+            bin_target = soft_encode(rgb_to_chroma(target), model.centres, model.step, pool=model.output_stride)
+            terms["bins"] = binned_cross_entropy(bin_logits, bin_target, model.log_weights.exp())
         if self.weights.class_loss > 0:
             if logits is None or labels is None:
                 raise ValueError("a class-loss weight above 0 needs class logits and labels")
             terms["class_loss"] = F.cross_entropy(logits, labels)
-        pixel = terms["mse"] if self.pixel == "mse" else log_mse(output, target)
+        pixel = 0.0 if output is None else terms["mse"] if self.pixel == "mse" else log_mse(output, target)
         if self.weights.ssim_loss > 0:
             terms["ssim_loss"] = 1 - ssim_per_image(output, target).mean()
         if self.weights.vgg > 0:

@@ -14,7 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .bins import STEP, annealed_mean, bin_centres
 from .color import chroma_to_rgb
+from .encoders import EfficientLite0Encoder
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -228,6 +230,91 @@ def chroma_unet(width: int = 32, depth: int = 3, global_context: bool = True,
 @register_model("chroma-ensemble")
 def chroma_ensemble(members: list[dict], flip_average: bool = False) -> nn.Module:
     return ChromaEnsemble(members=[dict(member) for member in members], flip_average=flip_average)
+
+
+# --- chroma-bins: a distribution over quantised chroma, decoded at a chosen temperature ---------
+
+
+class BinnedChromaUNet(ChromaModel):
+    """EfficientNet-Lite0 encoder, U-Net decoder, and a head giving each position (at half the
+    input's resolution) logits over the chroma bins of ``bins.py``. The chroma is their annealed
+    mean at ``temperature`` with ``correction`` of the rebalancing tilt removed (see ``bins.py``),
+    upsampled to the input's size and recombined with its exact luminance.
+
+    ``forward(gray, temperature, correction)`` takes the decoding as tensors of shape (1,), so the
+    exported graph does too; without them the model's own defaults apply.
+    """
+
+    def __init__(self, decoder: tuple[int, ...] = (160, 96, 64), step: float = STEP,
+                 flip_average: bool = False, num_classes: int = 0) -> None:
+        super().__init__(flip_average)
+        self.encoder = EfficientLite0Encoder()
+        skips = self.encoder.skip_channels
+        self.context = GlobalContext(skips[-1])
+        channels = [skips[-1], *decoder]
+        self.merge = nn.ModuleList(
+            DoubleConv(channels[i] + skips[-2 - i], channels[i + 1]) for i in range(len(decoder))
+        )
+        centres = torch.from_numpy(bin_centres(step))
+        self.head = nn.Conv2d(decoder[-1], len(centres), 1)
+        self.register_buffer("centres", centres)
+        self.register_buffer("log_weights", torch.zeros(len(centres)))  # set from the data by the trainer
+        self.classifier = nn.Linear(skips[-1], num_classes) if num_classes > 0 else None
+        self.temperature = 1.0
+        self.correction = 1.0
+        # each decoder level doubles the resolution from the encoder's stride 32
+        self.output_stride = 32 // 2 ** len(decoder)
+        self.step = step
+
+    def bin_logits(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(N, Q, ceil(H/s), ceil(W/s))`` (``s`` the output stride) and the bottleneck's pooled features."""
+        height, width = gray.shape[-2:]
+        pad_h, pad_w = (-height) % 32, (-width) % 32
+        # Always pad (possibly by 0): a data-dependent branch would be fixed at export time.
+        x = F.pad(gray, (0, pad_w, 0, pad_h), mode="replicate")
+        features = self.encoder(x)
+        x = self.context(features.pop())
+        pooled = x.mean(dim=(2, 3))
+        for merge in self.merge:
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+            x = merge(torch.cat([x, features.pop()], dim=1))
+        stride = self.output_stride
+        # (n + s - 1) // s, not -(-n // s): ONNX integer division truncates towards zero
+        return self.head(x)[..., : (height + stride - 1) // stride, : (width + stride - 1) // stride], pooled
+
+    def decode(self, logits: torch.Tensor, shape: tuple[int, int], temperature=None, correction=None) -> torch.Tensor:
+        """Chroma ``(N, 2, H, W)`` from bin logits, upsampled to ``shape``."""
+        temperature = self.temperature if temperature is None else temperature
+        correction = self.correction if correction is None else correction
+        chroma = annealed_mean(logits.float(), self.centres, temperature, self.log_weights, correction)
+        chroma = F.interpolate(chroma, scale_factor=float(self.output_stride), mode="bilinear", align_corners=False)
+        return chroma[..., : shape[0], : shape[1]]
+
+    def predict_chroma(self, gray: torch.Tensor, temperature=None, correction=None) -> torch.Tensor:
+        logits, _ = self.bin_logits(gray)
+        return self.decode(logits, gray.shape[-2:], temperature, correction)
+
+    def forward_with_bins(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Training: the bin logits and the class logits (or None)."""
+        logits, pooled = self.bin_logits(gray)
+        return logits, None if self.classifier is None else self.classifier(pooled)
+
+    def rgb_from_logits(self, gray: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        return chroma_to_rgb(gray, self.decode(logits, gray.shape[-2:]))
+
+    def forward(self, gray: torch.Tensor, temperature=None, correction=None) -> torch.Tensor:
+        rgb = chroma_to_rgb(gray, self.predict_chroma(gray, temperature, correction))
+        if self.flip_average and not self.training:
+            mirrored = gray.flip(-1)
+            flipped = chroma_to_rgb(mirrored, self.predict_chroma(mirrored, temperature, correction))
+            rgb = 0.5 * (rgb + flipped.flip(-1))
+        return rgb
+
+
+@register_model("chroma-bins")
+def chroma_bins(decoder: tuple[int, ...] = (160, 96, 64), step: float = STEP, flip_average: bool = False,
+                num_classes: int = 0) -> nn.Module:
+    return BinnedChromaUNet(decoder=tuple(decoder), step=step, flip_average=flip_average, num_classes=num_classes)
 
 
 def count_parameters(model: nn.Module) -> int:

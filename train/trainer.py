@@ -28,8 +28,11 @@ from colorbatch.errors import CheckpointError, DataError, DeviceError
 from colorbatch.summary import summarise
 
 from . import artefacts
+from .bins import rebalancing_weights, smoothed_prior, soft_encode
 from .checkpoint import load_checkpoint, save_checkpoint
+from .color import rgb_to_chroma
 from .data import Split, load_dataset, split_train_val
+from .encoders import load_pretrained_lite0
 from .losses import ColorizationLoss, LossWeights, load_vgg16_features
 from .models import count_parameters, create_model
 
@@ -60,6 +63,9 @@ class TrainConfig:
     max_images: int | None = None
     cache_dir: str | None = None
     compare_count: int = 8
+    val_fraction: float = 0.1
+    pretrained: bool = False  # chroma-bins: start the encoder from ImageNet weights
+    rebalance: float = 0.5  # chroma-bins: strength of the class rebalancing (0 none, 1 Zhang et al.'s)
 
 
 def pick_device(name: str) -> torch.device:
@@ -138,13 +144,28 @@ def load_splits(config: TrainConfig) -> Splits:
     full = dataset.train
     if config.max_images:
         full = full.subset(np.arange(min(config.max_images, len(full))))
-    train_split, val_split = split_train_val(full, config.seed)
+    train_split, val_split = split_train_val(full, config.seed, config.val_fraction)
     return Splits(train_split, val_split, dataset.test, dataset.source, dataset.class_names)
+
+
+def prepare_binned_model(model: nn.Module, train_split: Split, config: TrainConfig, sample: int = 4096) -> None:
+    """Measure the chroma-bin prior on (a sample of) the training images and set the model's
+    rebalancing weights from it; an ImageNet-pretrained encoder when ``config.pretrained``."""
+    index = np.linspace(0, len(train_split) - 1, min(sample, len(train_split))).astype(int)
+    counts = torch.zeros(len(model.centres))
+    for start in range(0, len(index), 256):
+        color = torch.from_numpy(train_split.color[index[start : start + 256]]).float().div_(255)
+        chroma = rgb_to_chroma(color.permute(0, 3, 1, 2))
+        counts += soft_encode(chroma, model.centres, model.step, pool=model.output_stride).sum(dim=(0, 2, 3))
+    prior = smoothed_prior(counts, model.centres, model.step)
+    model.log_weights.copy_(rebalancing_weights(prior, config.rebalance).log())
+    if config.pretrained:
+        load_pretrained_lite0(model.encoder)
 
 
 def _class_count(config: TrainConfig, splits: Splits) -> int:
     """Classes for the auxiliary class loss; a layout without class labels is a clear error."""
-    if config.arch != "chroma-unet":
+    if config.arch not in ("chroma-unet", "chroma-bins"):
         raise DataError(f"--class-loss-weight needs --arch chroma-unet (it has the class head), not {config.arch}")
     if splits.train.labels is None or not splits.class_names:
         raise DataError(
@@ -175,7 +196,14 @@ class Trainer:
         if self.uses_classes:  # recorded in the config, so checkpoints rebuild the head
             config.arch_kwargs = {**config.arch_kwargs, "num_classes": _class_count(config, splits)}
         # channels_last: the layout oneDNN's and cuDNN's fastest convolutions take
-        self.model = create_model(config.arch, **config.arch_kwargs).to(self.device, memory_format=torch.channels_last)
+        self.model = create_model(config.arch, **config.arch_kwargs)
+        self.binned = hasattr(self.model, "bin_logits")
+        if self.binned:
+            prepare_binned_model(self.model, self.train_split, config)
+        self.model = self.model.to(self.device, memory_format=torch.channels_last)
+        # Pixel terms need decoded colour; a chroma-bins model trained on its bin loss alone skips that.
+        self.needs_rgb = not self.binned or any(
+            getattr(weights, name) > 0 for name in ("mse", "vgg", "ssim_loss"))
         vgg = load_vgg16_features(config.vgg_weights).to(self.device) if weights.vgg > 0 else None
         self.loss = ColorizationLoss(weights, vgg, pixel=config.pixel_loss)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
@@ -254,22 +282,27 @@ class Trainer:
 
     # --- one epoch ---------------------------------------------------------------------------
 
-    def _forward(self, gray: torch.Tensor, mixed: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """RGB in fp32, and class logits when the class loss is on; ``mixed`` runs under the
-        training precision's autocast."""
+    def _forward(self, gray: torch.Tensor, mixed: bool = True, rgb: bool = True) -> dict[str, torch.Tensor | None]:
+        """The loss's inputs: ``output`` RGB in fp32 (None for a chroma-bins model when ``rgb`` is
+        False), ``logits`` of the class head when the class loss is on, ``bin_logits`` of a
+        chroma-bins model; ``mixed`` runs under the training precision's autocast."""
         enabled = mixed and self.amp_dtype is not None
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=enabled):
+            if self.binned:
+                bin_logits, logits = self.model.forward_with_bins(gray)
+                output = self.model.rgb_from_logits(gray, bin_logits).float() if rgb else None
+                return {"output": output, "logits": logits, "bin_logits": bin_logits}
             if self.uses_classes:
                 output, logits = self.model.forward_with_class_logits(gray)
-                return output.float(), logits.float()
-            return self.model(gray).float(), None
+                return {"output": output.float(), "logits": logits.float()}
+            return {"output": self.model(gray).float(), "logits": None}
 
     def _labels(self, split: Split, index: np.ndarray) -> torch.Tensor | None:
         return torch.from_numpy(split.labels[index]).to(self.device) if self.uses_classes else None
 
     def _step(self, gray: torch.Tensor, color: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
-        output, logits = self._forward(gray.contiguous(memory_format=torch.channels_last))
-        total, terms = self.loss(output, color, self.model, logits, labels)
+        inputs = self._forward(gray.contiguous(memory_format=torch.channels_last), rgb=self.needs_rgb)
+        total, terms = self.loss(target=color, model=self.model, labels=labels, **inputs)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         self.scaler.step(self.optimizer)
@@ -295,6 +328,9 @@ class Trainer:
                 sums[key] = sums.get(key, 0.0) + value
             if bar is not None:
                 bar.set_postfix(loss=f"{sums['loss'] / (i + 1):.4f}")
+            elif (i + 1) % max(1, self.steps_per_epoch // 10) == 0:  # a log without a terminal still shows progress
+                log.info("epoch %d: step %d/%d, loss %.4f", self.epoch + 1, i + 1, self.steps_per_epoch,
+                         sums["loss"] / (i + 1))
         return {key: value / self.steps_per_epoch for key, value in sums.items()}
 
     @torch.no_grad()
@@ -305,11 +341,11 @@ class Trainer:
         for start in range(0, len(self.val_split), 256):
             index = np.arange(start, min(start + 256, len(self.val_split)))
             gray, color = to_tensors(self.val_split, index, self.device)
-            output, logits = self._forward(gray, mixed=False)
+            inputs = self._forward(gray.contiguous(memory_format=torch.channels_last), mixed=False)
             labels = self._labels(self.val_split, index)
-            total, terms = self.loss(output, color, self.model, logits, labels)
-            if logits is not None:
-                terms["class_accuracy"] = float((logits.argmax(1) == labels).float().mean())
+            total, terms = self.loss(target=color, model=self.model, labels=labels, **inputs)
+            if inputs["logits"] is not None:
+                terms["class_accuracy"] = float((inputs["logits"].argmax(1) == labels).float().mean())
             for key, value in {"loss": float(total), **terms}.items():
                 sums[key] = sums.get(key, 0.0) + value
             batches += 1

@@ -1,0 +1,5 @@
+"""``python -m colorbatch``: the same as the ``colorbatch`` command."""
+
+from colorbatch.cli import main
+
+main()
