@@ -151,9 +151,9 @@ class _DataOnlyUnpickler(pickle.Unpickler):
     code: a pickle that names any other class or function is refused, where ``pickle.load``
     would call it."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ALLOWED = frozenset({("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")})
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
