@@ -12,6 +12,11 @@ Measures, each in a fresh process (so peak RSS is its own):
 On a CPU the ideal end-to-end time is time(2) + time(3). Thresholds: time(1) <= 1.25 x ideal,
 (1) >= 10 x (4) in images/s, peak RSS of (1) <= 500 MB and flat from 1,000 to 10,000 files,
 one 4000x3000 photo under 1.5 GB.
+
+Photos (issue 19): CBSD68's 68 photos as gray JPEG, three copies each (204 files), through
+`colorbatch run` with the model and with the previous bundled model (taken from git at
+PREVIOUS_COMMIT into benchmarks/work/), alternated twice in the same run; the new default must take
+no longer. `--photos-only` measures just these rows.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from pathlib import Path
 
 from common import ROOT, WORK, cifar_test_gray, write_results
 
-DEFAULT_CHECKPOINT = ROOT / "runs" / "ens-cls2.pth"  # the bundled model as a checkpoint
+DEFAULT_CHECKPOINT = ROOT / "runs" / "bins-lite0" / "averaged.pth"  # the bundled model as a checkpoint
+PREVIOUS_COMMIT = "36f2561"  # the last commit that bundled the CIFAR-10 ensemble
 
 
 def _peak_rss_mb() -> float:
@@ -151,17 +157,70 @@ def _big_photo() -> Path:
     return path.parent
 
 
+def _cbsd68_gray_jpegs(copies: int = 3) -> Path:
+    """CBSD68 as gray JPEG (quality 95), ``copies`` folders of the 68 photos."""
+    from common import extracted
+    from PIL import Image
+
+    target = WORK / f"cbsd68-gray-jpeg-x{copies}"
+    if not (target / ".complete").exists():
+        for path in sorted(extracted("photos-eval/cbsd68", "photos-eval.tar").glob("*.png")):
+            gray = Image.open(path).convert("L")
+            for copy in range(copies):
+                (target / f"copy{copy}").mkdir(parents=True, exist_ok=True)
+                gray.save(target / f"copy{copy}" / f"{path.stem}.jpg", quality=95)
+        (target / ".complete").touch()
+    return target
+
+
+def _previous_model() -> Path:
+    """The previously bundled model, from git (kept outside the package)."""
+    path = WORK / f"previous-default-{PREVIOUS_COMMIT}.onnx"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        blob = subprocess.run(["git", "show", f"{PREVIOUS_COMMIT}:colorbatch/models/colorbatch-default.onnx"],
+                              cwd=ROOT, capture_output=True, check=True).stdout
+        path.write_bytes(blob)
+    return path
+
+
+def photo_rows(model: str) -> tuple[list[dict], dict]:
+    """`colorbatch run` on CBSD68 x3 with the model and the previous one, alternated twice."""
+    source, out = _cbsd68_gray_jpegs(), str(WORK / "out-photos")
+    previous = str(_previous_model())
+    times: dict[str, list[dict]] = {"new": [], "previous": []}
+    for _ in range(2):
+        for name, path in (("new", model), ("previous", previous)):
+            times[name].append(_spawn("e2e", path, str(source), out))
+    rows = []
+    for name, label in (("new", "CBSD68 x3 gray JPEG (204 photos), this model"),
+                        ("previous", f"CBSD68 x3 gray JPEG (204 photos), previous bundled model ({PREVIOUS_COMMIT})")):
+        best = min(times[name], key=lambda r: r["seconds"])
+        rows.append({"measurement": label, "images": best["images"], "seconds": best["seconds"],
+                     "images_per_s": best["images"] / best["seconds"], "peak_rss_mb": best["peak_rss_mb"],
+                     "all_seconds": [round(r["seconds"], 2) for r in times[name]]})
+    ratio = rows[0]["seconds"] / rows[1]["seconds"]
+    return rows, {"photos_new_over_previous_time": ratio, "photos_no_slower_ok": ratio <= 1.0}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=None, help="ONNX model (default: the bundled one)")
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="same model as a checkpoint")
     parser.add_argument("--recipe-checkpoint", help="a seed-unet checkpoint: also time the recipe's own network")
     parser.add_argument("--limit", type=int, default=10_000)
+    parser.add_argument("--photos-only", action="store_true", help="only the CBSD68 rows against the previous model")
     args = parser.parse_args()
     from colorbatch.modelinfo import describe
     from colorbatch.session import bundled_model_path, metadata_json
 
     model = args.model or str(bundled_model_path())
+    if args.photos_only:
+        rows, checks = photo_rows(model)
+        write_results("run_throughput_photos", rows, {"checks": checks, "model": model})
+        for key, value in checks.items():
+            print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
+        return
     gray = cifar_test_gray()
     full = _subset(gray, args.limit) if args.limit < 10_000 else gray
     small = _subset(gray, min(1000, args.limit))
@@ -197,6 +256,9 @@ def main() -> None:
     }
     if recipe is not None:
         checks["speedup_over_recipe_loop"] = rate(e2e) / rate(recipe)
+    more_rows, more_checks = photo_rows(model)
+    rows += more_rows
+    checks.update(more_checks)
     write_results("run_throughput", rows, {"checks": checks, "model": model})
     for key, value in checks.items():
         print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")

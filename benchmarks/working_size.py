@@ -1,48 +1,66 @@
-"""Which network size colorizes large photos best: PSNR/SSIM on scikit-image's colour photos.
+"""Which network size colorizes large photos best: PSNR/SSIM/colourfulness at each short side.
 
-    python benchmarks/working_size.py --model M.onnx [--sizes 32 48 64 96 128]
+    python benchmarks/working_size.py --model M.onnx [--sizes 32 48 64 96 128] \
+        [--photos data/photos-train/bsds500 --limit 60] [--vividness V]
 
-Each photo goes gray -> colorize with the network at short side S -> score against the
-original. The best S goes into the model's metadata as its working size
-(`colorbatch export CKPT --working-size S`).
+Photos: scikit-image's colour samples by default, or every photo of a folder (up to --limit,
+evenly spaced in sorted order). Choose on photos the model was not trained on and that are not
+an evaluation set (photos-train/ is neither for a model trained on Tiny ImageNet only). Each
+photo goes gray -> colorize with the network at short side S -> score against the original.
+The best S goes into the model's metadata as its working size (`colorbatch export CKPT
+--working-size S`).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 from common import write_results
 
 from colorbatch.color import gray_u8
 from colorbatch.colorize import Colorizer
+from colorbatch.imaging import read_rgb
 from colorbatch.samples import sample_images
 from colorbatch.summary import summarise
+
+
+def _folder_photos(folder: Path, limit: int) -> dict[str, np.ndarray]:
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    step = max(1, len(files) // limit)
+    return {p.stem: read_rgb(p) for p in files[::step][:limit]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 48, 64, 96, 128])
+    parser.add_argument("--photos", type=Path, help="a folder of colour photos (default: scikit-image's samples)")
+    parser.add_argument("--limit", type=int, default=60)
+    parser.add_argument("--vividness", type=float, help="for models with a vividness control (default: theirs)")
     args = parser.parse_args()
-    photos = sample_images()
+    photos = sample_images() if args.photos is None else _folder_photos(args.photos, args.limit)
     rows = []
     for size in args.sizes:
-        colorizer = Colorizer(args.model, device="cpu", size=size)
+        colorizer = Colorizer(args.model, device="cpu", size=size, vividness=args.vividness)
         outputs = [np.asarray(colorizer.colorize(gray_u8(rgb))) for rgb in photos.values()]
         per_photo = [summarise(out[None], rgb[None]) for out, rgb in zip(outputs, photos.values())]
         row = {"short_side": size,
                "psnr_mean": float(np.mean([s["psnr_mean"] for s in per_photo])),
                "ssim_mean": float(np.mean([s["ssim_mean"] for s in per_photo])),
                "colourfulness": float(np.mean([s["colourfulness_mean"] for s in per_photo]))}
-        row.update({name: s["psnr_mean"] for name, s in zip(photos, per_photo)})
+        if args.photos is None:
+            row.update({name: s["psnr_mean"] for name, s in zip(photos, per_photo)})
         rows.append(row)
     baseline = [summarise(np.repeat(gray_u8(rgb)[..., None], 3, -1)[None], rgb[None]) for rgb in photos.values()]
     rows.append({"short_side": "no colour", "psnr_mean": float(np.mean([s["psnr_mean"] for s in baseline])),
                  "ssim_mean": float(np.mean([s["ssim_mean"] for s in baseline])), "colourfulness": 0.0,
-                 **{name: s["psnr_mean"] for name, s in zip(photos, baseline)}})
+                 **({name: s["psnr_mean"] for name, s in zip(photos, baseline)} if args.photos is None else {})})
     best = max(rows[:-1], key=lambda r: r["psnr_mean"])
-    write_results("working_size", rows, {"best_short_side": best["short_side"], "model": args.model})
+    source = "scikit-image samples" if args.photos is None else f"{args.photos} ({len(photos)} photos)"
+    write_results("working_size", rows, {"best_short_side": best["short_side"], "model": args.model,
+                                         "photos": source, "vividness": args.vividness})
     print(f"best working size: {best['short_side']}")
 
 

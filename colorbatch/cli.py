@@ -31,7 +31,12 @@ class ColorbatchGroup(click.Group):
 @click.group(cls=ColorbatchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="colorbatch")
 def cli() -> None:
-    """Colorize folders of grayscale photos with an ONNX model; train, export and score models."""
+    """Colorize folders of grayscale photos with an ONNX model; train, export and score models.
+
+    run, score, gray and info need only the base install; train, average, ensemble and export
+    need the train extra (pip install "colorbatch[train]"). Shell completion: eval
+    "$(_COLORBATCH_COMPLETE=bash_source colorbatch)" (zsh_source, fish_source for other shells).
+    """
 
 
 def _require_torch(command: str) -> None:
@@ -106,7 +111,7 @@ def _chosen(ctx: click.Context, name: str) -> bool:
               help="Fine-tune: start from a checkpoint's weights with a fresh epoch count and schedule.")
 @click.pass_context
 def train(ctx: click.Context, **opts) -> None:
-    """Train a colorization model; artefacts go to the run folder (--out)."""
+    """Train a colorization model; artefacts go to the run folder (--out). Needs the train extra: pip install "colorbatch[train]"."""
     _require_torch("train")
     from colorbatch.train.losses import LOGGED_TERMS, PRESETS
     from colorbatch.train.trainer import TrainConfig
@@ -161,6 +166,8 @@ def _walk_options(command):
         click.option("--shard", metavar="K/N", help="Process only shard K of N (stable path hash)."),
         click.option("--strict", is_flag=True, help="Stop at the first failed image."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar, no per-file messages."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print the summary as one JSON object on stdout (messages go to stderr)."),
         click.option("--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
                      help="Refuse larger images (decompression-bomb guard)."),
     ]):
@@ -225,31 +232,68 @@ class _Progress:
             self.bar = None
 
 
-def _finish(summary, what: str) -> None:
+def _finish(summary, what: str, as_json: bool = False, extra: dict | None = None) -> None:
+    """The summary line (stderr under --json, where stdout gets one JSON object instead), then the
+    exit: 130 when interrupted, 3 when images failed."""
     line = (f"{what}: {summary.done} done, {summary.skipped} skipped, {summary.failed} failed, "
             f"{summary.unsupported} not images, in {summary.seconds:.1f}s "
             f"({summary.images_per_second:.1f} images/s)")
     if summary.provider and summary.provider != "none":
         line += f" on {summary.provider}"
+    if as_json:
+        _print_json({"command": what, "done": summary.done, "skipped": summary.skipped, "failed": summary.failed,
+                     "not_images": summary.unsupported, "seconds": summary.seconds,
+                     "images_per_second": summary.images_per_second, "provider": summary.provider or None,
+                     "interrupted": summary.interrupted, **(extra or {}),
+                     "failures": [{"image": printable(str(r.source)), "reason": printable(r.reason)}
+                                  for r in summary.failures]})
     if summary.interrupted:
         click.echo(f"interrupted: {line} (outputs written so far are complete; run again to resume)", err=True)
         sys.exit(130)
-    click.echo(line)
+    click.echo(line, err=as_json)
     if summary.failed:
         from colorbatch.errors import BatchFailedError
 
         raise BatchFailedError(f"{summary.failed} image(s) failed; see the messages above")
 
 
+def _print_json(payload: dict) -> None:
+    import json
+    import math
+
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    click.echo(json.dumps(clean(payload)))
+
+
 # --- run -------------------------------------------------------------------------------------
+
+
+def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from colorbatch.errors import DeviceError
+    from colorbatch.session import parse_device
+
+    try:
+        parse_device(value)
+    except DeviceError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
 
 
 @cli.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.argument("out_dir", metavar="OUT", type=click.Path(path_type=Path))
 @click.option("--model", type=click.Path(path_type=Path), help="ONNX model (default: the bundled one).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-              help="auto uses CUDA only when it really runs; cuda fails if it cannot.")
+@click.option("--device", default="auto", show_default=True, callback=_check_device,
+              help="auto, cpu, cuda or cuda:N (the N-th GPU CUDA_VISIBLE_DEVICES leaves visible). auto uses "
+                   "CUDA only when it really runs; cuda fails if it cannot.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
               help="Images per inference batch.")
 @click.option("--threads", type=click.IntRange(min=1),
@@ -266,8 +310,14 @@ def _finish(summary, what: str) -> None:
 @click.option("--report", type=click.Path(path_type=Path), help="Per-image report (.json, .csv or .html).")
 @_walk_options
 def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, size, fmt, quality, vividness, truth,
-        report, workers, overwrite, shard, strict, quiet, max_pixels) -> None:
-    """Colorize every image under INPUT (a folder tree or one file) into OUT, mirroring the tree."""
+        report, workers, overwrite, shard, strict, quiet, as_json, max_pixels) -> None:
+    """Colorize every image under INPUT (a folder tree or one file) into OUT, mirroring the tree.
+
+    The network sees each image at the model's working size (its short side; `colorbatch info`
+    shows it, 64 px for the bundled model) and the colour is laid onto the full-resolution
+    luminance, so outputs keep their input's size and brightness. One file with an image name as
+    OUT writes that file.
+    """
     from colorbatch.api import Colorizer
     from colorbatch.pipeline import RunOptions
 
@@ -296,14 +346,16 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, siz
     finally:
         progress.close()
     if summary.scores is not None:
-        _print_scores(summary.scores.aggregate(), None)
+        _print_scores(summary.scores.aggregate(), None, err=as_json)
     if writer is not None:
         writer.close({"model": colorizer.model.path.name, "vividness": colorizer.vividness,
                       "aggregate": summary.scores.aggregate() if summary.scores else {},
                       "counts": {"done": summary.done, "skipped": summary.skipped, "failed": summary.failed,
                                  "unsupported": summary.unsupported}})
-        click.echo(f"report: {report}")
-    _finish(summary, "run")
+        click.echo(f"report: {report}", err=as_json)
+    _finish(summary, "run", as_json, {"model": str(colorizer.model.path), "vividness": colorizer.vividness,
+                                      "scores": summary.scores.aggregate() if summary.scores else None,
+                                      "report": str(report) if report else None})
 
 
 def _report_writer(path: Path | None):
@@ -314,7 +366,7 @@ def _report_writer(path: Path | None):
     return ReportWriter(path)
 
 
-def _print_scores(aggregate: dict, baseline: dict | None) -> None:
+def _print_scores(aggregate: dict, baseline: dict | None, err: bool = False) -> None:
     from colorbatch.scoring import format_db
 
     rows = [
@@ -329,12 +381,12 @@ def _print_scores(aggregate: dict, baseline: dict | None) -> None:
         ("colourfulness of truth", "colourfulness_truth_mean", lambda v: "n/a" if v is None else f"{v:.1f}"),
     ]
     header = f"{'metric':<24}{'output':>12}" + (f"{'no colour':>12}" if baseline else "")
-    click.echo(header)
+    click.echo(header, err=err)
     for label, key, fmt in rows:
         line = f"{label:<24}{fmt(aggregate.get(key)):>12}"
         if baseline:
             line += f"{fmt(baseline.get(key)):>12}"
-        click.echo(line)
+        click.echo(line, err=err)
 
 
 # --- score and gray ----------------------------------------------------------------------------
@@ -354,7 +406,9 @@ def _check_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--baseline", is_flag=True, help="Also score the no-colour baseline (the truth's gray copy).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write a .json, .csv or .html report.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Path | None, quiet: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object on stdout.")
+def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Path | None, quiet: bool,
+          as_json: bool) -> None:
     """PSNR, SSIM and colourfulness of PRED images against TRUTH, paired by relative path."""
     from colorbatch.scoring import score_trees
 
@@ -378,7 +432,7 @@ def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Pa
             bar.close()
     aggregate = result.summary.aggregate()
     baseline_aggregate = result.baseline.aggregate() if result.baseline else None
-    _print_scores(aggregate, baseline_aggregate)
+    _print_scores(aggregate, baseline_aggregate, err=as_json)
     for label, names in (("prediction without truth", result.unmatched_pred),
                          ("truth without prediction", result.unmatched_truth)):
         if names:
@@ -386,17 +440,20 @@ def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Pa
             click.echo(f"{len(names)} {label}: {shown}{' ...' if len(names) > 5 else ''}", err=True)
     for failure in result.failed[:20]:
         click.echo(f"failed: {printable(failure['image'])}: {printable(failure['error'])}", err=True)
+    header = {
+        "aggregate": aggregate,
+        "baseline": baseline_aggregate,
+        "counts": {"scored": result.summary.count, "infinite": result.summary.infinite,
+                   "unmatched": result.unmatched_count, "failed": len(result.failed)},
+        "unmatched": {"prediction_without_truth": [printable(n) for n in result.unmatched_pred],
+                      "truth_without_prediction": [printable(n) for n in result.unmatched_truth]},
+        "failed": [{k: printable(v) for k, v in failure.items()} for failure in result.failed],
+    }
     if writer is not None:
-        writer.close({
-            "aggregate": aggregate,
-            "baseline": baseline_aggregate,
-            "counts": {"scored": result.summary.count, "infinite": result.summary.infinite,
-                       "unmatched": result.unmatched_count, "failed": len(result.failed)},
-            "unmatched": {"prediction_without_truth": result.unmatched_pred,
-                          "truth_without_prediction": result.unmatched_truth},
-            "failed": result.failed,
-        })
-        click.echo(f"report: {report}")
+        writer.close(header)
+        click.echo(f"report: {report}", err=as_json)
+    if as_json:
+        _print_json({"command": "score", **header, "report": str(report) if report else None})
     if result.summary.count == 0:
         from colorbatch.errors import NothingScoredError
 
@@ -413,7 +470,7 @@ def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Pa
 @click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp", "same"]), default="png",
               show_default=True, help="Output format; png keeps the gray values exact.")
 @_walk_options
-def gray(source: Path, dest: Path, fmt: str, workers, overwrite, shard, strict, quiet, max_pixels) -> None:
+def gray(source: Path, dest: Path, fmt: str, workers, overwrite, shard, strict, quiet, as_json, max_pixels) -> None:
     """Write BT.601 gray copies of every image under SRC to DST, mirroring the tree."""
     from colorbatch.grayscale import gray_tree
     from colorbatch.pipeline import RunOptions
@@ -425,7 +482,7 @@ def gray(source: Path, dest: Path, fmt: str, workers, overwrite, shard, strict, 
         summary = gray_tree(source, dest, options, on_result=progress)
     finally:
         progress.close()
-    _finish(summary, "gray")
+    _finish(summary, "gray", as_json)
 
 
 def _combine_options(data_help: str, output_help: str):
@@ -458,7 +515,7 @@ def _combine(combine, checkpoints: tuple[Path, ...], data_dir: Path, output: Pat
 @_combine_options("The run's training data: batch-norm statistics are measured again on it, metrics on its splits.",
                   "Averaged checkpoint (.pth).")
 def average(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_dir: Path | None) -> None:
-    """Average the weights of several checkpoints of one run (weight averaging after the fact)."""
+    """Average the weights of several checkpoints of one run (weight averaging after the fact). Needs the train extra: pip install "colorbatch[train]"."""
     _require_torch("average")
     from colorbatch.train.averaging import average_checkpoints
 
@@ -469,7 +526,7 @@ def average(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_d
 @_combine_options("The members' training data: metrics are measured on its validation and test splits.",
                   "Ensemble checkpoint (.pth).")
 def ensemble(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_dir: Path | None) -> None:
-    """Average the colour predictions of chroma-unets trained apart (one checkpoint, one ONNX model)."""
+    """Average the colour predictions of chroma-unets trained apart (one checkpoint, one ONNX model). Needs the train extra: pip install "colorbatch[train]"."""
     _require_torch("ensemble")
     from colorbatch.train.averaging import ensemble_checkpoints
 
@@ -499,7 +556,7 @@ def ensemble(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_
               help="chroma-bins: the vividness colorbatch run uses when none is given.")
 def export(checkpoint: Path, output, opset, simplify, working_size, test_flip, fp16, fp16_weights, int8,
            calib, vividness_curve, default_vividness) -> None:
-    """Export a training checkpoint to a verified, self-describing ONNX model."""
+    """Export a training checkpoint to a verified, self-describing ONNX model. Needs the train extra: pip install "colorbatch[train]"."""
     _require_torch("export")
     from colorbatch.export.onnx_export import export_checkpoint
 

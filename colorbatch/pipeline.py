@@ -105,8 +105,16 @@ def check_paths(source: Path, out: Path) -> None:
             raise InvalidPathError(f"output folder {out} is inside the input folder {source}; choose another")
         if dst in src.parents:
             raise InvalidPathError(f"input folder {source} is inside the output folder {out}; choose another")
-    if dst.exists() and not dst.is_dir():
+    if dst.exists() and not dst.is_dir() and single_file_target(source, out) is None:
         raise InvalidPathError(f"output {out} exists and is not a folder")
+
+
+def single_file_target(source: Path, out: Path) -> Path | None:
+    """``run photo.png out.png``: a single-file INPUT with an image file name as OUT writes that
+    file (its format from its extension); None when OUT is a folder."""
+    if source.is_file() and is_image_path(out) and not out.is_dir():
+        return out
+    return None
 
 
 def _linked_folder(target: Path, out: Path) -> Path | None:
@@ -153,7 +161,7 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
             continue
         if relative.parent != folder:
             folder, claimed = relative.parent, {}
-        target = out / relative.with_suffix(output_suffix(path, options.fmt))
+        target = single_file_target(source, out) or out / relative.with_suffix(output_suffix(path, options.fmt))
         if _is_same_file(target, path):
             if source.is_file():
                 raise InvalidPathError(f"output {target} is the input {source} itself; choose another OUT")

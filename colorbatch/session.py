@@ -105,7 +105,18 @@ def _options(threads: int | None):
     return options
 
 
-def _cuda_session(path: Path, threads: int | None, probe_shape: tuple[int, ...]):
+def parse_device(device: str) -> tuple[str, int]:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N`` to (kind, CUDA device id)."""
+    kind, _, index = device.partition(":")
+    if kind in ("auto", "cpu") and not index:
+        return kind, 0
+    if kind == "cuda" and (not index or index.isdigit()):
+        return kind, int(index or 0)
+    raise DeviceError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N (N the GPU's index, "
+                      "counted among the GPUs CUDA_VISIBLE_DEVICES leaves visible)")
+
+
+def _cuda_session(path: Path, threads: int | None, probe_shape: tuple[int, ...], device_id: int = 0):
     """A session that really runs on CUDA, or ``(None, reason)``."""
     import onnxruntime as ort
 
@@ -116,7 +127,8 @@ def _cuda_session(path: Path, threads: int | None, probe_shape: tuple[int, ...])
         try:
             if hasattr(ort, "preload_dlls"):  # finds CUDA/cuDNN from pip's nvidia-* packages
                 ort.preload_dlls()
-            session = ort.InferenceSession(str(path), _options(threads), providers=[CUDA, CPU])
+            providers = [(CUDA, {"device_id": device_id}), CPU]
+            session = ort.InferenceSession(str(path), _options(threads), providers=providers)
             if session.get_providers()[0] != CUDA:
                 session = None
             else:
@@ -151,6 +163,7 @@ class OnnxColorModel:
         self.path = Path(path) if path is not None else bundled_model_path()
         if not self.path.is_file():
             raise ModelError(f"{self.path}: no such model file")
+        parse_device(device)  # a misspelt device fails before any work
         ort.set_default_logger_severity(3)
         try:
             cpu_session = ort.InferenceSession(str(self.path), _options(threads), providers=[CPU])
@@ -159,15 +172,14 @@ class OnnxColorModel:
         self.info = ModelInfo.from_metadata(cpu_session.get_modelmeta().custom_metadata_map)
         self._check_contract(cpu_session)
         self.session = cpu_session
-        if device in ("auto", "cuda"):
+        kind, device_id = parse_device(device)
+        if kind in ("auto", "cuda"):
             probe = (1, 1, self.info.train_size, self.info.train_size)
-            cuda_session, reason = _cuda_session(self.path, threads, probe)
+            cuda_session, reason = _cuda_session(self.path, threads, probe, device_id)
             if cuda_session is not None:
                 self.session = cuda_session
-            elif device == "cuda":
-                raise DeviceError(f"--device cuda: CUDA cannot run here: {reason}")
-        elif device != "cpu":
-            raise DeviceError(f"unknown device {device!r} (auto, cpu or cuda)")
+            elif kind == "cuda":
+                raise DeviceError(f"--device {device}: CUDA cannot run here: {reason}")
         self.provider = self.session.get_providers()[0]
         self.input_name = self.session.get_inputs()[0].name
         self.vividness = self._check_vividness(vividness)

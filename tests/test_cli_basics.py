@@ -54,3 +54,39 @@ def test_no_top_level_train_or_export_modules_are_installed(tmp_path):
              "assert u.find_spec('colorbatch.train') and u.find_spec('colorbatch.export')")
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+def test_json_summaries_are_one_object_on_stdout(tmp_path, tiny_onnx):
+    import json
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    colour = tmp_path / "colour"
+    colour.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((16, 16, 3), (40 * i, 120, 200), np.uint8)).save(colour / f"c{i}.png")
+    (colour / "bad.png").write_bytes(b"nope")
+
+    def run_json(*args):
+        done = subprocess.run([sys.executable, "-m", "colorbatch", *map(str, args), "--json"],
+                              capture_output=True, text=True)
+        return done.returncode, json.loads(done.stdout), done.stderr
+
+    code, gray, stderr = run_json("gray", colour, tmp_path / "gray")
+    assert code == 3 and gray["command"] == "gray" and gray["done"] == 2 and gray["failed"] == 1
+    assert gray["failures"][0]["image"].endswith("bad.png") and "gray:" in stderr
+    code, run, _ = run_json("run", tmp_path / "gray", tmp_path / "out", "--model", tiny_onnx, "--truth", colour)
+    assert code == 0 and run["done"] == 2 and run["scores"]["scored"] == 2 and run["model"].endswith("tiny.onnx")
+    code, score, _ = run_json("score", tmp_path / "out", colour)
+    assert code == 0 and score["counts"]["scored"] == 2 and score["aggregate"]["psnr_mean"] > 0
+
+
+def test_python_dash_m_is_the_cli():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "colorbatch", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and "colorbatch" in done.stdout

@@ -276,3 +276,36 @@ def test_run_with_truth_scores_on_the_fly(tmp_path, rng, tiny_onnx):
 def test_options_object_is_frozen():
     with pytest.raises(AttributeError):
         RunOptions().batch_size = 3
+
+
+def test_device_parsing_accepts_a_gpu_index():
+    from colorbatch.session import parse_device
+
+    assert parse_device("auto") == ("auto", 0) and parse_device("cpu") == ("cpu", 0)
+    assert parse_device("cuda") == ("cuda", 0) and parse_device("cuda:1") == ("cuda", 1)
+    for bad in ("gpu", "cuda:x", "cpu:1", "cuda:-1", ""):
+        with pytest.raises(DeviceError, match="auto, cpu, cuda or cuda:N"):
+            parse_device(bad)
+
+
+def test_cuda_n_on_a_machine_without_cuda_is_a_device_error(tmp_path, tiny_onnx):
+    Image.new("L", (16, 16), 90).save(tmp_path / "a.png")
+    result = _invoke(tmp_path / "a.png", tmp_path / "out", "--model", tiny_onnx, "--device", "cuda:1")
+    if result.exit_code == 0:
+        pytest.skip("a working second CUDA device is present")
+    assert result.exit_code == 5 and "--device cuda:1: CUDA cannot run here" in result.output
+    bad = _invoke(tmp_path / "a.png", tmp_path / "out", "--model", tiny_onnx, "--device", "gpu0")
+    assert bad.exit_code == 2 and "cuda:N" in bad.output
+
+
+def test_single_file_with_an_image_name_as_out_writes_that_file(tmp_path, rng, tiny_onnx):
+    _gray_tree(tmp_path / "in", rng, count=1)
+    result = _invoke(tmp_path / "in" / "g0.png", tmp_path / "coloured.jpg", "--model", tiny_onnx)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "coloured.jpg").is_file() and not (tmp_path / "coloured.jpg").is_dir()
+    with Image.open(tmp_path / "coloured.jpg") as image:
+        assert image.format == "JPEG" and image.mode == "RGB"
+    again = _invoke(tmp_path / "in" / "g0.png", tmp_path / "coloured.jpg", "--model", tiny_onnx)
+    assert again.exit_code == 0 and "1 skipped" in again.output
+    gray = CliRunner().invoke(cli, ["gray", str(tmp_path / "coloured.jpg"), str(tmp_path / "back.png")])
+    assert gray.exit_code == 0 and (tmp_path / "back.png").is_file()

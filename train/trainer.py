@@ -273,6 +273,8 @@ class Trainer:
         if saved_epochs == self.config.epochs:
             self.scheduler.load_state_dict(payload["scheduler"])
         else:
+            for group in self.optimizer.param_groups:  # the new schedule starts from --lr, not the old one's state
+                group["lr"] = group["initial_lr"] = self.config.lr
             self.scheduler = self._make_scheduler(max(1, self.config.epochs - self.epoch))
             log.warning("epochs changed from %s to %d: the learning-rate schedule restarts over the "
                         "remaining %d epochs", saved_epochs, self.config.epochs, self.config.epochs - self.epoch)
