@@ -111,7 +111,10 @@ def _chosen(ctx: click.Context, name: str) -> bool:
               help="Fine-tune: start from a checkpoint's weights with a fresh epoch count and schedule.")
 @click.pass_context
 def train(ctx: click.Context, **opts) -> None:
-    """Train a colorization model; artefacts go to the run folder (--out). Needs the train extra: pip install "colorbatch[train]"."""
+    """Train a colorization model; artefacts go to the run folder (--out).
+
+    Needs the train extra: pip install "colorbatch[train]".
+    """
     _require_torch("train")
     from colorbatch.train.losses import LOGGED_TERMS, PRESETS
     from colorbatch.train.trainer import TrainConfig
@@ -515,7 +518,10 @@ def _combine(combine, checkpoints: tuple[Path, ...], data_dir: Path, output: Pat
 @_combine_options("The run's training data: batch-norm statistics are measured again on it, metrics on its splits.",
                   "Averaged checkpoint (.pth).")
 def average(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_dir: Path | None) -> None:
-    """Average the weights of several checkpoints of one run (weight averaging after the fact). Needs the train extra: pip install "colorbatch[train]"."""
+    """Average the weights of several checkpoints of one run (weight averaging after the fact).
+
+    Needs the train extra: pip install "colorbatch[train]".
+    """
     _require_torch("average")
     from colorbatch.train.averaging import average_checkpoints
 
@@ -526,7 +532,10 @@ def average(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_d
 @_combine_options("The members' training data: metrics are measured on its validation and test splits.",
                   "Ensemble checkpoint (.pth).")
 def ensemble(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_dir: Path | None) -> None:
-    """Average the colour predictions of chroma-unets trained apart (one checkpoint, one ONNX model). Needs the train extra: pip install "colorbatch[train]"."""
+    """Average the colour predictions of chroma-unets trained apart (one checkpoint, one ONNX model).
+
+    Needs the train extra: pip install "colorbatch[train]".
+    """
     _require_torch("ensemble")
     from colorbatch.train.averaging import ensemble_checkpoints
 
@@ -556,7 +565,10 @@ def ensemble(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_
               help="chroma-bins: the vividness colorbatch run uses when none is given.")
 def export(checkpoint: Path, output, opset, simplify, working_size, test_flip, fp16, fp16_weights, int8,
            calib, vividness_curve, default_vividness) -> None:
-    """Export a training checkpoint to a verified, self-describing ONNX model. Needs the train extra: pip install "colorbatch[train]"."""
+    """Export a training checkpoint to a verified, self-describing ONNX model.
+
+    Needs the train extra: pip install "colorbatch[train]".
+    """
     _require_torch("export")
     from colorbatch.export.onnx_export import export_checkpoint
 
