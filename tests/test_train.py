@@ -118,6 +118,20 @@ def test_resume_continues_epoch_count_and_optimizer_state(tmp_path):
     assert final["epoch"] == 3 and len(final["history"]) == 3
 
 
+def test_resume_with_new_epochs_and_schedule_starts_from_the_given_lr(tmp_path):
+    write_color_tree(tmp_path / "data", 48)
+    config = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"),
+                         arch_kwargs={"width": 4, "depth": 2}, epochs=3, batch_size=16)
+    trainer = Trainer(config)
+    trainer.run_epoch()
+    trainer.save(numbered=False)
+    resumed = Trainer(TrainConfig(**{**config.__dict__, "epochs": 2, "schedule": "cosine", "lr": 7e-4}))
+    resumed.resume(tmp_path / "run" / "param" / "last.pth")
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(7e-4)
+    resumed.run_epoch()
+    assert resumed.optimizer.param_groups[0]["lr"] < 1e-6  # cosine to zero over the one remaining epoch
+
+
 def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="no such"):
         load_checkpoint(tmp_path / "missing.pth")
