@@ -351,7 +351,10 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, siz
     if summary.scores is not None:
         _print_scores(summary.scores.aggregate(), None, err=as_json)
     if writer is not None:
-        writer.close({"model": colorizer.model.path.name, "vividness": colorizer.vividness,
+        context = _report_context(input=input_path, output=out_dir, truth=truth, model=colorizer.model.path,
+                                  vividness=colorizer.vividness, provider=colorizer.provider)
+        writer.close({"command": "run", "context": context, "model": colorizer.model.path.name,
+                      "vividness": colorizer.vividness,
                       "aggregate": summary.scores.aggregate() if summary.scores else {},
                       "counts": {"done": summary.done, "skipped": summary.skipped, "failed": summary.failed,
                                  "unsupported": summary.unsupported}})
@@ -359,6 +362,21 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, siz
     _finish(summary, "run", as_json, {"model": str(colorizer.model.path), "vividness": colorizer.vividness,
                                       "scores": summary.scores.aggregate() if summary.scores else None,
                                       "report": str(report) if report else None})
+
+
+def _report_context(model: Path | None = None, **fields) -> dict:
+    """What a report says about how it was made: when, by which colorbatch and model, from what."""
+    import hashlib
+    import time
+
+    context = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "colorbatch": __version__,
+               "command line": printable(" ".join(["colorbatch", *sys.argv[1:]]))}
+    if model is not None:
+        digest = hashlib.sha256(Path(model).read_bytes()).hexdigest()
+        context.update({"model": printable(Path(model).name), "model sha256": digest})
+    context.update({key: printable(str(value)) if isinstance(value, Path) else value
+                    for key, value in fields.items() if value is not None})
+    return context
 
 
 def _report_writer(path: Path | None):
@@ -444,6 +462,8 @@ def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Pa
     for failure in result.failed[:20]:
         click.echo(f"failed: {printable(failure['image'])}: {printable(failure['error'])}", err=True)
     header = {
+        "command": "score",
+        "context": _report_context(predictions=pred_dir, truth=truth_dir),
         "aggregate": aggregate,
         "baseline": baseline_aggregate,
         "counts": {"scored": result.summary.count, "infinite": result.summary.infinite,
@@ -456,7 +476,7 @@ def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Pa
         writer.close(header)
         click.echo(f"report: {report}", err=as_json)
     if as_json:
-        _print_json({"command": "score", **header, "report": str(report) if report else None})
+        _print_json({**header, "report": str(report) if report else None})
     if result.summary.count == 0:
         from colorbatch.errors import NothingScoredError
 

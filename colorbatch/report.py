@@ -28,8 +28,15 @@ REPORT_SUFFIXES = (".json", ".csv", ".html")
 ROW_FIELDS = ("image", "status", "reason", "psnr", "ssim", "colourfulness", "colourfulness_truth", "baseline_psnr",
               "baseline_ssim", "prediction", "truth", "error")
 THUMBS = 8
+METRIC_LABELS = {  # aggregate key -> what a reader sees
+    "scored": "images scored", "infinite": "identical to the truth (PSNR infinite)",
+    "psnr_mean": "PSNR, mean (dB)", "psnr_median": "PSNR, median (dB)", "psnr_p5": "PSNR, 5th percentile (dB)",
+    "psnr_pooled": "PSNR of the pooled MSE (dB)", "ssim_mean": "SSIM, mean (0 to 1)",
+    "colourfulness_mean": "colourfulness, mean (Hasler-Süsstrunk)",
+    "colourfulness_truth_mean": "colourfulness of the truth, mean",
+}
 MAX_FAILURES_SHOWN = 200
-THUMB_SIDE = 96
+THUMB_SIDE = 200
 HIST_RANGE = (10, 50)
 
 
@@ -57,6 +64,7 @@ class ReportWriter:
         self.worst: list[tuple[float, int, dict]] = []
         self.best: list[tuple[float, int, dict]] = []
         self.sample: list[dict] = []
+        self.few: list[dict] = []  # every scored item while there are at most 3 x THUMBS
         self.unscored: list[dict] = []  # run without --truth: input | output pairs to show
         self.failures: list[tuple[str, str]] = []
         self.seen = 0
@@ -92,6 +100,8 @@ class ReportWriter:
             heapq.heappush(self.best, (psnr, self.seen, item))
             if len(self.best) > THUMBS:
                 heapq.heappop(self.best)
+        if len(self.few) <= 3 * THUMBS:
+            self.few.append(item)
         if len(self.sample) < THUMBS:
             self.sample.append(item)
         elif (j := self.rng.randrange(self.seen)) < THUMBS:
@@ -99,9 +109,7 @@ class ReportWriter:
 
     def _all_scored(self) -> list[dict]:
         """Every scored image's item, worst first (only used when there are few)."""
-        seen = {id(item): item for _, _, item in self.worst + self.best}
-        seen.update({id(item): item for item in self.sample})
-        return sorted(seen.values(), key=lambda item: item["psnr"])
+        return sorted(self.few, key=lambda item: item["psnr"])
 
     def _rows(self):
         self.spool.seek(0)
@@ -109,7 +117,8 @@ class ReportWriter:
             yield json.loads(line)
 
     def close(self, header: dict[str, Any]) -> None:
-        """Write the report; ``header`` holds ``aggregate``, counts and lists for the summary."""
+        """Write the report; ``header`` holds ``aggregate``, counts and lists for the summary, and
+        for the page ``command`` (its title) and ``context`` (date, version, model, folders...)."""
         with atomic_path(self.path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
             if self.kind == ".csv":
                 writer = csv.DictWriter(handle, fieldnames=ROW_FIELDS, extrasaction="ignore")
@@ -133,16 +142,18 @@ class ReportWriter:
         aggregate = header.get("aggregate", {})
         baseline = header.get("baseline") or {}
         rows = "".join(
-            f"<tr><th>{html.escape(key)}</th><td>{_fmt(value)}</td><td>{_fmt(baseline.get(key, ''))}</td></tr>"
+            f"<tr><th>{html.escape(METRIC_LABELS.get(key, key))}</th><td>{_fmt(value)}</td>"
+            + (f"<td>{_fmt(baseline.get(key, ''))}</td>" if baseline else "") + "</tr>"
             for key, value in aggregate.items()
         )
-        counts = "".join(f"<li>{html.escape(k)}: {_fmt(v)}</li>" for k, v in header.get("counts", {}).items())
-        context = "".join(f"<li>{html.escape(key)}: {_fmt(header[key])}</li>"
-                          for key in ("model", "vividness") if header.get(key) is not None)
+        baseline_head = "<th>no colour (the truth's gray copy)</th>" if baseline else ""
+        counts = "".join(f"<li>{html.escape(k.replace('_', ' '))}: {_fmt(v)}</li>"
+                         for k, v in header.get("counts", {}).items())
+        context = "".join(f"<tr><th>{html.escape(key)}</th><td>{_fmt(value)}</td></tr>"
+                          for key, value in header.get("context", {}).items() if value is not None)
+        command = header.get("command", "score")
         if self.seen <= 3 * THUMBS:  # few images: show each once, worst first
-            sections = [("Every scored image, worst PSNR first", [i for _, _, i in sorted(self.worst)][::-1])]
-            if self.seen > THUMBS:
-                sections = [("Every scored image, worst PSNR first", self._all_scored())]
+            sections = [("Every scored image, worst PSNR first", self._all_scored())]
         else:
             sections = [
                 ("Worst PSNR", [item for _, _, item in sorted(self.worst, key=lambda t: -t[0])]),
@@ -150,29 +161,32 @@ class ReportWriter:
                 ("Random sample", self.sample),
             ]
         if self.unscored:
-            sections.append(("Outputs (no truth given: input | output)", self.unscored))
+            sections.append(("Outputs (no truth given): input | output", self.unscored))
         galleries = "".join(_gallery(title, items) for title, items in sections if items)
         if self.failures:
             listed = "".join(f"<tr><td>{html.escape(name)}</td><td>{html.escape(reason)}</td></tr>"
                              for name, reason in self.failures)
             galleries += f"<h2>Failed</h2><table><tr><th>image</th><th>reason</th></tr>{listed}</table>"
         definitions = "".join(f"<li><b>{k}</b>: {html.escape(v)}</li>" for k, v in DEFINITIONS.items())
+        histogram = (f"<h2>PSNR histogram</h2>{_histogram_svg(self.histogram)}" if self.seen else "")
+        summary = (f"<table><tr><th>metric</th><th>outputs</th>{baseline_head}</tr>{rows}</table>" if rows else "")
         return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>colorbatch score report</title>
+<html lang="en"><head><meta charset="utf-8"><title>colorbatch {html.escape(command)} report</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
-.gallery {{ display: flex; flex-wrap: wrap; gap: 14px; }}
+table {{ border-collapse: collapse; margin-bottom: 1em; }}
+td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
+.gallery {{ display: flex; flex-wrap: wrap; gap: 18px; }}
 figure {{ margin: 0; }} figcaption {{ font-size: 12px; max-width: {3 * THUMB_SIDE + 8}px; word-break: break-all; }}
-img {{ image-rendering: pixelated; }}
+.tiles {{ display: flex; gap: 4px; }} .tiles span {{ display: block; font-size: 11px; color: #555; }}
 </style></head><body>
-<h1>colorbatch score report</h1>
+<h1>colorbatch {html.escape(command)} report</h1>
+<h2>Run</h2>
+<table>{context}</table>
 <h2>Summary</h2>
-<ul>{context}</ul>
-<table><tr><th>metric</th><th>predictions</th><th>no-colour baseline</th></tr>{rows}</table>
+{summary}
 <ul>{counts}</ul>
-<h2>PSNR histogram</h2>{_histogram_svg(self.histogram)}
-<p>Thumbnails: gray input | prediction | truth.</p>
+{histogram}
 {galleries}
 <h2>Definitions</h2><ul>{definitions}</ul>
 </body></html>
@@ -193,65 +207,80 @@ def _fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _thumbnail(path: str) -> Image.Image:
+def _thumbnail(path: str, side: int = THUMB_SIDE) -> Image.Image:
     with Image.open(path) as image:
         image = image.convert("RGB")
-        scale = THUMB_SIDE / max(image.size)
+        scale = side / max(image.size)
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         return image.resize(size, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS)
 
 
-def _triptych(item: dict) -> str:
-    truth = _thumbnail(item["truth"])
-    gray = Image.fromarray(gray_u8(np.asarray(truth))).convert("RGB")
-    pred = _thumbnail(item["prediction"]).resize(truth.size)
-    canvas = Image.new("RGB", (3 * truth.width + 8, truth.height), "white")
-    for i, part in enumerate((gray, pred, truth)):
-        canvas.paste(part, (i * (truth.width + 4), 0))
+def _data_uri(image: Image.Image) -> str:
     buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _diptych(item: dict) -> str:
-    source = _thumbnail(item["source"])
-    output = _thumbnail(item["prediction"]).resize(source.size)
-    canvas = Image.new("RGB", (2 * source.width + 4, source.height), "white")
-    for i, part in enumerate((source, output)):
-        canvas.paste(part, (i * (source.width + 4), 0))
-    buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
+def _tile(label: str, image: Image.Image, link: str | None) -> str:
+    """One thumbnail, linked to its full-size file where there is one."""
+    img = f'<img alt="{html.escape(label)}" src="{_data_uri(image)}" width="{image.width}" height="{image.height}">'
+    if link is not None:
+        img = f'<a href="{html.escape(Path(link).resolve().as_uri())}">{img}</a>'
+    return f"<div>{img}<span>{html.escape(label)}</span></div>"
+
+
+def _tiles(item: dict) -> str:
+    """gray input | output | truth (scored), or input | output (run without truth)."""
+    output = _thumbnail(item["prediction"])
+    if item.get("truth"):
+        truth = _thumbnail(item["truth"]).resize(output.size)
+        gray = Image.fromarray(gray_u8(np.asarray(truth))).convert("RGB")
+        parts = [("gray input", gray, item.get("source")), ("output", output, item["prediction"]),
+                 ("truth", truth, item["truth"])]
+    else:
+        source = _thumbnail(item["source"]).resize(output.size)
+        parts = [("input", source, item["source"]), ("output", output, item["prediction"])]
+    return '<div class="tiles">' + "".join(_tile(*part) for part in parts) + "</div>"
 
 
 def _gallery(title: str, items: list[dict]) -> str:
     figures = []
     for item in items:
         try:
-            data = _triptych(item) if item.get("truth") else _diptych(item)
+            tiles = _tiles(item)
         except OSError:
             continue
         caption = html.escape(item["image"])
         if item.get("psnr") is not None:
             caption += f"<br>PSNR {_fmt(item['psnr'])} dB, SSIM {item['ssim']:.4f}"
-        figures.append(f'<figure><img alt="{html.escape(item["image"])}" src="data:image/png;base64,{data}">'
-                       f"<figcaption>{caption}</figcaption></figure>")
+        figures.append(f"<figure>{tiles}<figcaption>{caption}</figcaption></figure>")
     return f"<h2>{html.escape(title)}</h2><div class=\"gallery\">{''.join(figures)}</div>"
 
 
 def _histogram_svg(counts: np.ndarray) -> str:
-    width, height, bar = 640, 180, 640 / len(counts)
+    """Bars per 1 dB with the count above each, a dB axis and a count axis."""
+    left, width, height, bottom = 40, 680, 220, 36
+    bar = (width - left) / len(counts)
     peak = max(int(counts.max()), 1)
-    bars = []
+    parts = [f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#333"/>',
+             f'<line x1="{left}" y1="10" x2="{left}" y2="{height - bottom}" stroke="#333"/>',
+             f'<text x="{left - 4}" y="{height - bottom}" font-size="10" text-anchor="end">0</text>',
+             f'<text x="{left - 4}" y="18" font-size="10" text-anchor="end">{peak}</text>',
+             f'<text x="{(left + width) / 2}" y="{height - 4}" font-size="11" text-anchor="middle">'
+             "PSNR (dB)</text>",
+             f'<text x="12" y="{(height - bottom) / 2}" font-size="11" text-anchor="middle" '
+             f'transform="rotate(-90 12 {(height - bottom) / 2})">images</text>']
     for i, count in enumerate(counts):
-        h = (height - 30) * count / peak
+        h = (height - bottom - 20) * count / peak
+        x = left + i * bar
         label = (f"<{HIST_RANGE[0]}" if i == 0 else f">={HIST_RANGE[1]}" if i == len(counts) - 1
                  else f"{HIST_RANGE[0] + i - 1}")
-        bars.append(
-            f'<rect x="{i * bar:.1f}" y="{height - 20 - h:.1f}" width="{bar - 1:.1f}" height="{h:.1f}" '
-            f'fill="#4a7fb5"><title>{label} dB: {count}</title></rect>'
-        )
-        if i % 5 == 0:
-            bars.append(f'<text x="{i * bar:.1f}" y="{height - 5}" font-size="10">{label}</text>')
+        parts.append(f'<rect class="bar" x="{x:.1f}" y="{height - bottom - h:.1f}" width="{bar - 1:.1f}" '
+                     f'height="{h:.1f}" fill="#4a7fb5"><title>{html.escape(label)} dB: {count} images</title></rect>')
+        if count:
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom - h - 3:.1f}" font-size="9" '
+                         f'text-anchor="middle">{count}</text>')
+        if i % 5 == 0 or i == len(counts) - 1:
+            parts.append(f'<text x="{x:.1f}" y="{height - bottom + 14}" font-size="10">{html.escape(label)}</text>')
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'role="img" aria-label="PSNR histogram (dB)">{"".join(bars)}</svg>')
+            f'role="img" aria-label="PSNR histogram (dB)">{"".join(parts)}</svg>')
