@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -443,12 +444,18 @@ def setup_logging(out: Path) -> None:
     log.propagate = False
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def train(config: TrainConfig, resume: Path | None = None, init: Path | None = None) -> dict[str, Any]:
     """Train per ``config``; returns the final metrics. Artefacts land in ``config.out``.
 
     ``resume`` continues a run (epoch count, optimizer, schedule); ``init`` only takes its weights.
     """
     setup_logging(Path(config.out))
+    # A background job (nohup ... &) ignores Ctrl-C; `kill` (SIGTERM) then saves param/last.pth the same way.
+    signal.signal(signal.SIGTERM, _interrupt)
     trainer = Trainer(config)
     if init is not None:
         trainer.init_weights(init)
