@@ -10,14 +10,14 @@ from pathlib import Path
 from colorbatch.atomic import write_atomic
 from colorbatch.color import gray_u8
 from colorbatch.errors import ImageError
-from colorbatch.imaging import encode, read_rgb
+from colorbatch.imaging import encode, read_rgb_and_metadata
 from colorbatch.pipeline import Job, Result, RunOptions, RunSummary, check_paths, plan_jobs
 
 
 def _gray_file(job: Job, max_pixels: int) -> Result:
     try:
-        gray = gray_u8(read_rgb(job.source, max_pixels))
-        write_atomic(job.target, encode(gray, None, job.target.suffix))
+        rgb, metadata = read_rgb_and_metadata(job.source, max_pixels)
+        write_atomic(job.target, encode(gray_u8(rgb), None, job.target.suffix, metadata=metadata))
     except ImageError as exc:
         return Result(job.source, job.target, "failed", str(exc))
     except OSError as exc:

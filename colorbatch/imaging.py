@@ -11,7 +11,7 @@ import contextlib
 import io
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +30,73 @@ _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 
 
 @dataclass
+class Metadata:
+    """What an archive expects an output to keep from its input: EXIF (orientation reset, as the
+    rotation is applied to the pixels), resolution, colour profile, PNG text chunks, TIFF tags."""
+
+    exif: bytes | None = None
+    dpi: tuple[float, float] | None = None
+    icc_profile: bytes | None = None
+    text: dict[str, str] = field(default_factory=dict)  # PNG tEXt/iTXt chunks
+    tiff_tags: dict[int, object] = field(default_factory=dict)  # descriptive TIFF tags
+
+
+# Descriptive TIFF tags carried over: ImageDescription, Make, Model, Software, DateTime, Artist, Copyright.
+_TIFF_TAGS = (270, 271, 272, 305, 306, 315, 33432)
+_ORIENTATION = 0x0112
+
+
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def read_metadata(image: Image.Image) -> Metadata:
+    """The metadata of an image as opened (before ``exif_transpose``); the orientation tag is reset
+    to 1, because the readers apply the rotation to the pixels."""
+    exif = image.getexif()
+    if image.format == "TIFF":  # a TIFF's "EXIF" is its own tag directory: keep the descriptive tags only
+        kept = Image.Exif()
+        for tag in (*_TIFF_TAGS, _ORIENTATION):
+            if tag in exif:
+                kept[tag] = exif[tag]
+        exif = kept
+    exif_bytes = None
+    if len(exif):
+        if _ORIENTATION in exif:
+            exif[_ORIENTATION] = 1
+        exif_bytes = exif.tobytes()
+    dpi = image.info.get("dpi")
+    tags = {}
+    if hasattr(image, "tag_v2"):
+        tags = {tag: image.tag_v2[tag] for tag in _TIFF_TAGS if tag in image.tag_v2}
+    text = {k: v for k, v in getattr(image, "text", {}).items() if isinstance(v, str)} if image.format == "PNG" else {}
+    return Metadata(exif_bytes, tuple(float(v) for v in dpi) if dpi else None, image.info.get("icc_profile"),
+                    text, tags)
+
+
+def _icc_for(metadata: Metadata, mode: str) -> bytes | None:
+    """The input's profile where it describes the output; a gray profile cannot describe colour,
+    so an RGB output from a gray-profiled input gets sRGB."""
+    profile = metadata.icc_profile
+    if not profile:
+        return None
+    space = profile[16:20]
+    if mode == "RGB" and space == b"GRAY":
+        return _srgb_profile()
+    if mode == "L" and space != b"GRAY":
+        return None
+    return profile
+
+
+@dataclass
 class Decoded:
-    """One input image reduced to what colorization needs."""
+    """One input image reduced to what colorization needs, and the metadata its output keeps."""
 
     luma: np.ndarray  # float32 (H, W) in [0, 1]
     alpha: np.ndarray | None  # uint8 (H, W) or None
+    metadata: Metadata | None = None
 
 
 def _luma_and_alpha(image: Image.Image) -> Decoded:
@@ -76,9 +138,9 @@ def decoded_from_image(image) -> Decoded:
 
 
 @contextlib.contextmanager
-def _opened(path: Path, max_pixels: int) -> Iterator[Image.Image]:
+def _opened(path: Path, max_pixels: int) -> Iterator[tuple[Image.Image, Metadata]]:
     """An image opened with the checks every reader needs (empty file, pixel limit, truncation),
-    EXIF orientation applied; Pillow's errors become ``ImageError`` naming the file."""
+    EXIF orientation applied, and its metadata; Pillow's errors become ``ImageError`` naming the file."""
     path = Path(path)
     try:
         if path.stat().st_size == 0:
@@ -92,8 +154,10 @@ def _opened(path: Path, max_pixels: int) -> Iterator[Image.Image]:
                         f"{path}: {width}x{height} is {width * height:,} pixels, over the limit of "
                         f"{max_pixels:,} (possible decompression bomb; raise --max-pixels to allow)"
                     )
+                orientation = image.getexif().get(_ORIENTATION, 1)  # Pillow's TIFF loader drops it at load
+                metadata = read_metadata(image)
                 image.load()
-                yield ImageOps.exif_transpose(image)
+                yield _oriented(image, orientation), metadata
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -104,16 +168,34 @@ def _opened(path: Path, max_pixels: int) -> Iterator[Image.Image]:
         raise ImageError(f"{path}: cannot decode ({exc})") from None
 
 
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}
+
+
+def _oriented(image: Image.Image, orientation: int) -> Image.Image:
+    """The image as a viewer shows it: its EXIF orientation applied to the pixels."""
+    if image.getexif().get(_ORIENTATION, 1) != 1:
+        return ImageOps.exif_transpose(image)
+    return image.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else image
+
+
 def decode(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
-    """Read ``path`` into luminance and alpha; raises ``ImageError`` with the reason."""
-    with _opened(path, max_pixels) as image:
-        return _luma_and_alpha(image)
+    """Read ``path`` into luminance, alpha and metadata; raises ``ImageError`` with the reason."""
+    with _opened(path, max_pixels) as (image, metadata):
+        decoded = _luma_and_alpha(image)
+        decoded.metadata = metadata
+        return decoded
 
 
 def read_rgb(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """A file as uint8 RGB ``(H, W, 3)``, EXIF orientation applied (scoring, gray copies)."""
-    with _opened(path, max_pixels) as image:
-        return np.asarray(image.convert("RGB"))
+    return read_rgb_and_metadata(path, max_pixels)[0]
+
+
+def read_rgb_and_metadata(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, Metadata]:
+    with _opened(path, max_pixels) as (image, metadata):
+        return np.asarray(image.convert("RGB")), metadata
 
 
 def output_suffix(input_path: Path, fmt: str) -> str:
@@ -124,13 +206,46 @@ def output_suffix(input_path: Path, fmt: str) -> str:
     return f".{fmt}"
 
 
-def encode(pixels: np.ndarray, alpha: np.ndarray | None, suffix: str, quality: int = 95) -> bytes:
-    """uint8 RGB ``(H, W, 3)`` or gray ``(H, W)`` (+ alpha where the format keeps it) to file bytes."""
+def encode(pixels: np.ndarray, alpha: np.ndarray | None, suffix: str, quality: int = 95,
+           metadata: Metadata | None = None) -> bytes:
+    """uint8 RGB ``(H, W, 3)`` or gray ``(H, W)`` (+ alpha where the format keeps it) to file bytes,
+    with the input's ``metadata`` wherever the format can hold it."""
     pil_format = _PIL_FORMAT[suffix]
-    image = Image.fromarray(pixels, "RGB" if pixels.ndim == 3 else "L")
+    mode = "RGB" if pixels.ndim == 3 else "L"
+    image = Image.fromarray(pixels, mode)
     if alpha is not None and pil_format in _ALPHA_FORMATS:
         image.putalpha(Image.fromarray(alpha, "L"))
     buffer = io.BytesIO()
-    options = {"quality": quality} if pil_format in ("JPEG", "WEBP") else {}
+    options: dict = {"quality": quality} if pil_format in ("JPEG", "WEBP") else {}
+    if metadata is not None:
+        options.update(_save_options(metadata, pil_format, mode))
     image.save(buffer, format=pil_format, **options)
     return buffer.getvalue()
+
+
+def _save_options(metadata: Metadata, pil_format: str, mode: str) -> dict:
+    """Pillow's save options that carry ``metadata`` into ``pil_format``."""
+    options: dict = {}
+    if metadata.exif and pil_format in ("JPEG", "PNG", "WEBP", "TIFF"):
+        options["exif"] = metadata.exif
+    if metadata.dpi and pil_format in ("JPEG", "PNG", "TIFF", "BMP"):
+        options["dpi"] = metadata.dpi
+    icc = _icc_for(metadata, mode)
+    if icc and pil_format in ("JPEG", "PNG", "WEBP", "TIFF"):
+        options["icc_profile"] = icc
+    if metadata.text and pil_format == "PNG":
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        for key, value in metadata.text.items():
+            info.add_itxt(key, value)
+        options["pnginfo"] = info
+    if pil_format == "TIFF" and (metadata.tiff_tags or metadata.exif):
+        # TIFF keeps EXIF's descriptive tags in its own directory; Pillow writes tiffinfo, not exif, there
+        tags = Image.Exif()
+        if metadata.exif:
+            tags.load(metadata.exif)
+        options.pop("exif", None)
+        options["tiffinfo"] = {**{t: v for t, v in tags.items() if t in (*_TIFF_TAGS, _ORIENTATION)},
+                               **metadata.tiff_tags}
+    return options

@@ -242,9 +242,10 @@ class Pipeline:
     def _decode(self, job: Job) -> Decoded:
         return decode(job.source, self.options.max_pixels)
 
-    def _write(self, job: Job, rgb: np.ndarray, alpha: np.ndarray | None) -> Result:
+    def _write(self, job: Job, rgb: np.ndarray, decoded: Decoded) -> Result:
         try:
-            write_atomic(job.target, encode(rgb, alpha, job.target.suffix, self.options.quality))
+            data = encode(rgb, decoded.alpha, job.target.suffix, self.options.quality, decoded.metadata)
+            write_atomic(job.target, data)
         except (OSError, ValueError, KeyError) as exc:
             return Result(job.source, job.target, "failed", f"cannot write {job.target}: {exc}")
         result = Result(job.source, job.target, "done")
@@ -297,7 +298,7 @@ class Pipeline:
                         if rgb is None:
                             self.record(Result(job.source, job.target, "failed", reason))
                         else:
-                            writes.append(write_pool.submit(self._write, job, rgb, decoded.alpha))
+                            writes.append(write_pool.submit(self._write, job, rgb, decoded))
                     finish_writes(ahead)
 
             def finish_decodes(limit: int) -> None:
