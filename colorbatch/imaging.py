@@ -180,6 +180,18 @@ def _oriented(image: Image.Image, orientation: int) -> Image.Image:
     return image.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else image
 
 
+def peek_pixels(path: Path) -> int:
+    """The pixel count in a file's header (no decoding); 0 when it cannot be read (decoding will
+    then report why)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as image:
+                return image.width * image.height
+    except Exception:
+        return 0
+
+
 def decode(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
     """Read ``path`` into luminance, alpha and metadata; raises ``ImageError`` with the reason."""
     with _opened(path, max_pixels) as (image, metadata):

@@ -27,6 +27,7 @@ from colorbatch.imaging import (
     decode,
     encode,
     output_suffix,
+    peek_pixels,
     read_rgb,
 )
 from colorbatch.pairing import find_partner
@@ -46,6 +47,9 @@ class RunOptions:
     strict: bool = False
     truth: Path | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
+    # Images between decode and the end of their write hold at most this many pixels together
+    # (one image larger than that still runs, alone): memory is bounded by pixels, not file count.
+    pixel_budget: int = DEFAULT_MAX_PIXELS
 
 
 @dataclass
@@ -81,6 +85,7 @@ class RunSummary:
     failures: list[Result] = field(default_factory=list)
     scores: Summary | None = None
     interrupted: bool = False  # Ctrl-C: the counts are what finished before it
+    peak_pixels_in_flight: int = 0  # the most pixels decoded-but-not-written at any time
 
     def record(self, result: Result) -> None:
         """Count one result under its status."""
@@ -232,8 +237,11 @@ class Pipeline:
         self.summary = RunSummary(provider=colorizer.provider,
                                   scores=Summary() if options.truth is not None else None)
         self._stop = False
+        self.job_pixels: dict[Path, int] = {}  # pixels of each job between decode and write
+        self.in_flight = 0
 
     def record(self, result: Result) -> None:
+        self.in_flight -= self.job_pixels.pop(result.source, 0)
         self.summary.record(result)
         if result.status == "failed" and self.options.strict:
             self._stop = True
@@ -311,6 +319,18 @@ class Pipeline:
                         continue
                     dispatch(batcher.add(job, decoded))
 
+            def make_room(pixels: int) -> None:
+                """Finish the oldest work until ``pixels`` more fit the budget (or nothing is left)."""
+                while self.in_flight + pixels > self.options.pixel_budget and not self._stop:
+                    if decodes:
+                        finish_decodes(len(decodes) - 1)
+                    elif batcher.groups:
+                        dispatch(batcher.drain())
+                    elif writes:
+                        finish_writes(len(writes) - 1)
+                    else:
+                        break
+
             try:
                 for item in plan_jobs(source, out, self.options):
                     if self._stop:
@@ -318,6 +338,11 @@ class Pipeline:
                     if isinstance(item, Result):
                         self.record(item)
                         continue
+                    pixels = peek_pixels(item.source)
+                    make_room(pixels)
+                    self.job_pixels[item.source] = pixels
+                    self.in_flight += pixels
+                    self.summary.peak_pixels_in_flight = max(self.summary.peak_pixels_in_flight, self.in_flight)
                     decodes.append((item, decode_pool.submit(self._decode, item)))
                     finish_decodes(ahead)
                 finish_decodes(0)

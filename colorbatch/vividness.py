@@ -3,7 +3,9 @@
 A chroma-bins model predicts a distribution over chroma bins and takes two decoding inputs (see
 ``colorbatch.train.bins``): ``temperature`` (1 is the distribution's mean, towards 0 its mode)
 and ``correction`` (1 removes the colour rebalancing the model was trained with, which gives the
-unbiased mean; 0 keeps it). Vividness walks a piecewise-linear curve through those two, stored in
+unbiased mean; 0 keeps it; below 0 tilts further towards rare, saturated colours: the decoded
+distribution is the unbiased one times the rebalancing weights to the power 1 - correction).
+Vividness walks a piecewise-linear curve through those two, stored in
 the model's metadata as ``[[vividness, temperature, correction], ...]``, so the same vividness
 means the same decoding for every user of that model, and no re-export is needed to change it.
 """

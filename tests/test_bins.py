@@ -194,3 +194,16 @@ def test_vividness_needs_a_distribution_model(tmp_path, tiny_onnx):
     assert result.exit_code == 4 and "no vividness control" in result.output
     result = CliRunner().invoke(cli, ["run", str(image.parent), str(tmp_path / "out"), "--vividness", "1.5"])
     assert result.exit_code == 2
+
+
+def test_the_pretrained_encoder_loads_imagenet_weights_into_a_gray_stem():
+    from colorbatch.train.encoders import EfficientLite0Encoder, load_pretrained_lite0, pretrained_lite0_path
+
+    state = torch.load(pretrained_lite0_path(), map_location="cpu", weights_only=True)
+    encoder = EfficientLite0Encoder()
+    load_pretrained_lite0(encoder)
+    assert torch.equal(encoder._conv_stem.weight, state["_conv_stem.weight"].sum(1, keepdim=True))
+    assert torch.equal(encoder._blocks[15]._project_conv.weight, state["_blocks.15._project_conv.weight"])
+    features = encoder.eval()(torch.rand(1, 1, 64, 96))
+    assert [tuple(f.shape[1:]) for f in features] == [(16, 32, 48), (24, 16, 24), (40, 8, 12), (112, 4, 6),
+                                                      (320, 2, 3)]

@@ -309,3 +309,12 @@ def test_single_file_with_an_image_name_as_out_writes_that_file(tmp_path, rng, t
     assert again.exit_code == 0 and "1 skipped" in again.output
     gray = CliRunner().invoke(cli, ["gray", str(tmp_path / "coloured.jpg"), str(tmp_path / "back.png")])
     assert gray.exit_code == 0 and (tmp_path / "back.png").is_file()
+
+
+def test_pixels_in_flight_stay_within_the_budget(tmp_path, rng, colorizer):
+    _gray_tree(tmp_path / "in", rng, count=12, sizes=((32, 32), (64, 48), (40, 40)))
+    budget = 3 * 64 * 48
+    summary = colorizer.run(tmp_path / "in", tmp_path / "out", RunOptions(batch_size=4, pixel_budget=budget))
+    assert summary.done == 12 and 0 < summary.peak_pixels_in_flight <= budget
+    alone = colorizer.run(tmp_path / "in", tmp_path / "out2", RunOptions(batch_size=4, pixel_budget=100))
+    assert alone.done == 12 and alone.peak_pixels_in_flight == 64 * 48  # one image at a time, even over budget

@@ -13,7 +13,8 @@ a lattice point is a bin when it is a corner of a lattice cell that holds some r
   ``E_p[w] = 1``; ``strength`` 1 is Zhang's full rebalancing, 0 none.
 - **Decoding** is the annealed mean: ``softmax((logits - correction * log w) / T)`` times the bin
   centres. Training weighted by ``w`` tilts the predicted distribution by ``w``; ``correction``
-  1 divides that tilt out again (the unbiased, conservative estimate), 0 keeps it (vivid).
+  1 divides that tilt out again (the unbiased, conservative estimate), 0 keeps it (vivid), and a
+  negative value tilts further by ``w ** -correction`` (more vivid than training made it).
 """
 
 from __future__ import annotations
