@@ -10,7 +10,7 @@ from pathlib import Path
 from colorbatch.atomic import write_atomic
 from colorbatch.color import gray_u8
 from colorbatch.errors import ImageError
-from colorbatch.imaging import encode, read_rgb_and_metadata
+from colorbatch.imaging import encode, peek_pixels, read_rgb_and_metadata
 from colorbatch.pipeline import Job, Result, RunOptions, RunSummary, check_paths, plan_jobs
 
 
@@ -46,14 +46,17 @@ def gray_tree(source: Path, out: Path, options: RunOptions,
                     if item.status == "failed" and options.strict:
                         break
                     continue
-                pending.append(pool.submit(_gray_file, item, options.max_pixels))
-                while len(pending) > 4 * options.workers:
-                    record(pending.pop(0).result())
+                pixels = peek_pixels(item.source)
+                # at most 4 files per worker queued, and together within the pixel budget (one may exceed it alone)
+                while pending and (len(pending) >= 4 * options.workers
+                                   or sum(p for _, p in pending) + pixels > options.pixel_budget):
+                    record(pending.pop(0)[0].result())
+                pending.append((pool.submit(_gray_file, item, options.max_pixels), pixels))
         except KeyboardInterrupt:
             summary.interrupted = True
-            for future in pending:
+            for future, _ in pending:
                 future.cancel()
-        for future in pending:
+        for future, _ in pending:
             if not future.cancelled():
                 record(future.result())
     summary.seconds = time.perf_counter() - started

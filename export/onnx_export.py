@@ -20,6 +20,7 @@ from colorbatch.train.checkpoint import file_sha256, load_checkpoint, model_from
 from torch.export import Dim
 
 from colorbatch import __version__
+from colorbatch.atomic import atomic_path
 from colorbatch.errors import ExportError, InvalidPathError
 from colorbatch.vividness import DECODING_INPUTS, DEFAULT_CURVE, decoding_for, parse_curve
 
@@ -168,23 +169,20 @@ def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DE
         decoding_for(default_vividness, curve)  # checks the default lies in [0, 1]
         vividness = (curve, default_vividness)
     metadata = build_metadata(payload, checkpoint, multiple, working_size, vividness=vividness)
-    tmp = out.with_name(f".{out.name}.partial")
     try:
-        _torch_to_onnx(model, tmp, multiple, int(metadata["train_size"]), opset)
-        _finish(tmp, metadata, simplify)
-        decodings = [decoding_for(v, vividness[0]) for v in (0.0, 1.0)] if vividness else None
-        diff, checks = verify_against_torch(model, tmp, int(metadata["train_size"]), multiple, real_images, decodings)
-        if diff > FP32_TOLERANCE:
-            raise ExportError(
-                f"verification failed: onnxruntime and PyTorch differ by {diff:.2e} "
-                f"(limit {FP32_TOLERANCE:.0e}); no file written"
-            )
-        os.replace(tmp, out)
+        with atomic_path(out) as tmp:  # nothing appears at ``out`` unless verification passes
+            _torch_to_onnx(model, tmp, multiple, int(metadata["train_size"]), opset)
+            _finish(tmp, metadata, simplify)
+            decodings = [decoding_for(v, vividness[0]) for v in (0.0, 1.0)] if vividness else None
+            diff, checks = verify_against_torch(model, tmp, int(metadata["train_size"]), multiple, real_images,
+                                                decodings)
+            if diff > FP32_TOLERANCE:
+                raise ExportError(
+                    f"verification failed: onnxruntime and PyTorch differ by {diff:.2e} "
+                    f"(limit {FP32_TOLERANCE:.0e}); no file written"
+                )
     except ExportError:
         raise
     except Exception as exc:  # the exporter and checker raise many types
         raise ExportError(f"export of {checkpoint} failed: {type(exc).__name__}: {str(exc)[:400]}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return ExportResult(out, diff, checks, metadata)

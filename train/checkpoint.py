@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import torch
 from torch import nn
 
 from colorbatch import __version__
+from colorbatch.atomic import atomic_path
 from colorbatch.errors import CheckpointError
 
 from .models import UnknownModelError, create_model
@@ -24,9 +24,8 @@ def save_checkpoint(path: Path, **fields: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format_version": FORMAT_VERSION, "colorbatch_version": __version__, **fields}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

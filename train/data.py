@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from colorbatch.atomic import atomic_path
 from colorbatch.color import gray_u8
 from colorbatch.discover import IMAGE_EXTENSIONS, iter_images
 from colorbatch.errors import DataError
@@ -111,10 +112,8 @@ def _load_color_tree(
     color = np.stack([_decode(p, "RGB", size) for p in paths])
     split = Split(color, np.stack([gray_u8(c) for c in color]), labels)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, color=split.color, gray=split.gray)
-        tmp.replace(cache)
+        with atomic_path(cache) as tmp, open(tmp, "wb") as handle:  # runs sharing a cache never collide
+            np.savez(handle, color=split.color, gray=split.gray)
     return split
 
 
