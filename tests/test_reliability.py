@@ -165,6 +165,8 @@ def test_a_bad_file_in_a_terminal_does_not_stop_the_batch(tmp_path, rng, tiny_on
     text = output.decode(errors="replace")
     assert os.waitstatus_to_exitcode(status) == 3, text
     assert "4 done" in text and "1 failed" in text and "broken.jpg" in text and "Traceback" not in text
+    # the bar has a total once the count ends, and counts what the summary counts (issue 17)
+    assert "5/5" in text and "done=4" in text and "failed=1" in text
 
 
 def test_run_with_truth_writes_html_and_csv_reports(tmp_path, rng, tiny_onnx):
