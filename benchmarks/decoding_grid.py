@@ -21,8 +21,8 @@ from colorbatch.colorize import Colorizer
 from colorbatch.imaging import decoded_from_image, read_rgb
 from colorbatch.summary import summarise
 
-TEMPERATURES = (1.0, 0.8, 0.6, 0.4)
-CORRECTIONS = (1.0, 0.5, 0.0, -0.5, -1.0)
+TEMPERATURES = (1.0, 0.6, 0.4)
+CORRECTIONS = (1.0, 0.5, 0.0, -0.5, -0.75, -1.0)
 
 
 def main() -> None:

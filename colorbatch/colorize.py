@@ -23,13 +23,22 @@ STRIP_ROWS = 512  # recombine large images in strips to bound memory
 def network_size(height: int, width: int, info: ModelInfo, size: int | None = None) -> tuple[int, int]:
     """The (height, width) the network runs at for an input of this size.
 
-    Inputs whose short side is at most the working size run as they are; larger ones get their
-    short side scaled to the working size (or ``size``), aspect kept; sides are then rounded to
-    the model's size multiple.
+    ``size`` (``--size``) sets the short side for every input. Otherwise inputs larger than the
+    working size get their short side scaled down to it, inputs smaller than the training size
+    get it scaled up to that (a model trained on 64 px photos sees a 32 px thumbnail at the scale
+    it learned), and the rest run as they are; aspect is kept and sides are rounded to the model's
+    size multiple.
     """
-    target = size or info.working_size
     short = min(height, width)
-    scale = target / short if (size or short > info.working_size) else 1.0
+    if size:
+        target = size
+    elif short > info.working_size:
+        target = info.working_size
+    elif short < info.train_size:
+        target = info.train_size
+    else:
+        target = short
+    scale = target / short
     multiple = max(1, info.size_multiple)
 
     def side(n: int) -> int:

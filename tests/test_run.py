@@ -318,3 +318,15 @@ def test_pixels_in_flight_stay_within_the_budget(tmp_path, rng, colorizer):
     assert summary.done == 12 and 0 < summary.peak_pixels_in_flight <= budget
     alone = colorizer.run(tmp_path / "in", tmp_path / "out2", RunOptions(batch_size=4, pixel_budget=100))
     assert alone.done == 12 and alone.peak_pixels_in_flight == 64 * 48  # one image at a time, even over budget
+
+
+def test_network_size_scales_large_inputs_down_and_small_ones_up():
+    from colorbatch.colorize import network_size
+    from colorbatch.session import ModelInfo
+
+    info = ModelInfo(train_size=64, working_size=96)
+    assert network_size(480, 320, info) == (144, 96)  # short side down to the working size
+    assert network_size(80, 70, info) == (80, 70)  # between the training and working sizes: as it is
+    assert network_size(32, 32, info) == (64, 64)  # below the training size: up to it
+    assert network_size(32, 48, info, size=128) == (128, 192)  # --size applies to every input
+    assert network_size(20, 30, ModelInfo(train_size=32, working_size=32, size_multiple=32)) == (32, 64)
