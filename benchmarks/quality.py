@@ -109,6 +109,8 @@ def sweep(model: str) -> tuple[list[dict], float]:
             out, _ = colorize(model, gray, f"sweep-{set_name}-{vividness}", vividness)
             rows.append({"set": set_name, "vividness": vividness, **scores(out, truth), "no_colour_psnr": no_colour})
     tiny = [r for r in rows if r["set"] == "tiny-imagenet-64/val"]
+    if not tiny:
+        return rows, None
     best = max(r["psnr_mean"] for r in tiny)
     chosen = max((r for r in tiny if r["psnr_mean"] >= best - RULE_DB), key=lambda r: r["colourfulness_mean"])
     return rows, chosen["vividness"]
@@ -120,7 +122,8 @@ def plot_sweep(rows: list[dict], default: float) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(SETS), figsize=(4.2 * len(SETS), 3.8))
+    fig, axes = plt.subplots(1, len(SETS), figsize=(4.2 * len(SETS), 3.8), squeeze=False)
+    axes = axes[0]
     for ax, set_name in zip(axes, SETS):
         points = [r for r in rows if r["set"] == set_name]
         x = [r["colourfulness_mean"] for r in points]
@@ -143,7 +146,7 @@ def plot_sweep(rows: list[dict], default: float) -> None:
 
 
 def gallery(model: str, default: float) -> None:
-    """gray | default | vividness 1 | truth for a fixed sample, each row scaled to 200 px high."""
+    """gray | default | vividness 1 | truth for a fixed sample, each row scaled to 150 px high (file under 3 MB)."""
     from PIL import Image, ImageDraw
 
     from colorbatch.api import Colorizer
@@ -154,7 +157,7 @@ def gallery(model: str, default: float) -> None:
         folder = extracted(SETS[set_name][0], SETS[set_name][1])
         picks += sorted(p for p in folder.rglob("*") if p.is_file())[::step]
     colorizers = [Colorizer(model, device="cpu", vividness=v) for v in (default, 1.0)]
-    height, rows = 200, []
+    height, rows = 150, []
     for path in picks:
         truth = read_rgb(path)
         gray = Image.fromarray(truth).convert("L")
@@ -181,7 +184,13 @@ def main() -> None:
                         help="another model scored at its only setting (repeatable)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the vividness sweep and its plot")
     parser.add_argument("--no-gallery", action="store_true")
+    parser.add_argument("--sweep-only", action="store_true", help="only the sweep (and the rule's choice)")
+    parser.add_argument("--sets", nargs="+", choices=list(SETS), help="a subset of the sets")
     args = parser.parse_args()
+    if args.sets:
+        for name in list(SETS):
+            if name not in args.sets:
+                del SETS[name]
     model = args.model or str(bundled_model_path())
     default = OnnxColorModel(Path(model), device="cpu").vividness
     if default is None:
@@ -195,6 +204,8 @@ def main() -> None:
         print(f"rule (most colourful within {RULE_DB} dB of the best PSNR on tiny-imagenet-64/val) picks "
               f"vividness {rule_choice}; the model's default is {default}")
         extra["rule_choice_on_tiny_val"] = rule_choice
+    if args.sweep_only:
+        return
     rows = main_table(model, default, [c.split("=", 1) for c in args.compare])
     write_results("quality", rows, extra)
     if not args.no_gallery:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from common import ROOT, WORK, cifar_test_gray, write_results
 
-DEFAULT_CHECKPOINT = ROOT / "runs" / "bins-lite0" / "averaged.pth"  # the bundled model as a checkpoint
+DEFAULT_CHECKPOINT = ROOT / "runs" / "bins-lite0" / "param" / "epoch_005.pth"  # the bundled model as a checkpoint
 PREVIOUS_COMMIT = "36f2561"  # the last commit that bundled the CIFAR-10 ensemble
 
 

@@ -207,3 +207,18 @@ def test_the_pretrained_encoder_loads_imagenet_weights_into_a_gray_stem():
     features = encoder.eval()(torch.rand(1, 1, 64, 96))
     assert [tuple(f.shape[1:]) for f in features] == [(16, 32, 48), (24, 16, 24), (40, 8, 12), (112, 4, 6),
                                                       (320, 2, 3)]
+
+
+def test_the_bundled_model_has_a_vividness_control_and_keeps_luminance(rng):
+    from colorbatch.api import Colorizer
+
+    gray = gray_u8(random_rgb(rng, 120, 90))
+    outputs = []
+    for vividness in (0.0, None, 1.0):
+        colorizer = Colorizer(device="cpu", vividness=vividness)
+        assert colorizer.model.info.arch == "chroma-bins" and 0 < colorizer.vividness < 1 or vividness is not None
+        colour = np.asarray(colorizer.colorize(gray))
+        assert colour.shape == (120, 90, 3)
+        assert np.abs(gray_u8(colour).astype(int) - gray).max() <= 1
+        outputs.append(metrics.colourfulness(colour.astype(np.float32)))
+    assert outputs[0] < outputs[1] < outputs[2]  # vividness 0 < the default < 1
