@@ -189,6 +189,18 @@ def _shard(text: str | None) -> tuple[int, int] | None:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
 
 
+def _bar_width() -> dict:
+    """tqdm's size options: follow the terminal, or 80 x 24 where the terminal reports a width
+    and height of 0 (a fresh pseudo-terminal), on which tqdm would draw nothing at all."""
+    import os
+
+    try:
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
+    except OSError:
+        columns = 0
+    return {"dynamic_ncols": True} if columns > 0 else {"ncols": 80, "nrows": 24}
+
+
 class _Progress:
     """A tqdm bar on a terminal (and not --quiet); failures are echoed either way unless quiet.
 
@@ -201,12 +213,14 @@ class _Progress:
         self.quiet = quiet
         self.bar = None
         self.counts = {"done": 0, "skipped": 0, "failed": 0}
+        self.counter: threading.Thread | None = None
         if not quiet and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(unit=unit, dynamic_ncols=True)
+            self.bar = tqdm(unit=unit, **_bar_width())
             if source is not None:
-                threading.Thread(target=self._count, args=(source,), daemon=True).start()
+                self.counter = threading.Thread(target=self._count, args=(source,), daemon=True)
+                self.counter.start()
 
     def _count(self, source: Path) -> None:
         from colorbatch.discover import iter_images
@@ -231,6 +245,10 @@ class _Progress:
 
     def close(self) -> None:
         if self.bar is not None:
+            if self.counter is not None:
+                self.counter.join(timeout=1.0)  # a short run can end before its count does
+            self.bar.set_postfix(self.counts, refresh=False)
+            self.bar.refresh()
             self.bar.close()
             self.bar = None
 
@@ -438,7 +456,7 @@ def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Pa
     if not quiet and sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(unit="img", dynamic_ncols=True)
+        bar = tqdm(unit="img", **_bar_width())
 
     def on_row(row: dict) -> None:
         if writer is not None:
