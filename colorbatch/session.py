@@ -133,8 +133,8 @@ def _cuda_session(path: Path, threads: int | None, probe_shape: tuple[int, ...],
                 session = None
             else:
                 probe = {session.get_inputs()[0].name: np.zeros(probe_shape, np.float32)}
-            probe.update({i.name: np.ones(1, np.float32) for i in session.get_inputs()[1:]})
-            session.run(None, probe)
+                probe.update({i.name: np.ones(1, np.float32) for i in session.get_inputs()[1:]})
+                session.run(None, probe)
         except Exception as exc:  # onnxruntime raises its own Fail/RuntimeException types
             lines.append(str(exc))
             session = None
