@@ -151,11 +151,13 @@ class ChromaModel(nn.Module):
         """Training only: RGB and the auxiliary class head's logits (models built with ``num_classes``)."""
         raise NotImplementedError(f"{type(self).__name__} has no class head")
 
-    def forward(self, gray: torch.Tensor) -> torch.Tensor:
-        rgb = chroma_to_rgb(gray, self.predict_chroma(gray))
+    def forward(self, gray: torch.Tensor, *decoding: torch.Tensor) -> torch.Tensor:
+        """RGB from gray; ``decoding`` goes to ``predict_chroma`` (a chroma-bins model's
+        temperature and correction, none for the others)."""
+        rgb = chroma_to_rgb(gray, self.predict_chroma(gray, *decoding))
         if self.flip_average and not self.training:
             mirrored = gray.flip(-1)
-            rgb = 0.5 * (rgb + chroma_to_rgb(mirrored, self.predict_chroma(mirrored)).flip(-1))
+            rgb = 0.5 * (rgb + chroma_to_rgb(mirrored, self.predict_chroma(mirrored, *decoding)).flip(-1))
         return rgb
 
 
@@ -301,14 +303,6 @@ class BinnedChromaUNet(ChromaModel):
 
     def rgb_from_logits(self, gray: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         return chroma_to_rgb(gray, self.decode(logits, gray.shape[-2:]))
-
-    def forward(self, gray: torch.Tensor, temperature=None, correction=None) -> torch.Tensor:
-        rgb = chroma_to_rgb(gray, self.predict_chroma(gray, temperature, correction))
-        if self.flip_average and not self.training:
-            mirrored = gray.flip(-1)
-            flipped = chroma_to_rgb(mirrored, self.predict_chroma(mirrored, temperature, correction))
-            rgb = 0.5 * (rgb + flipped.flip(-1))
-        return rgb
 
 
 @register_model("chroma-bins")
