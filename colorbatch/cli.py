@@ -280,18 +280,10 @@ def _finish(summary, what: str, as_json: bool = False, extra: dict | None = None
 
 def _print_json(payload: dict) -> None:
     import json
-    import math
 
-    def clean(value):
-        if isinstance(value, float) and not math.isfinite(value):
-            return str(value)
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        return value
+    from colorbatch.report import json_safe
 
-    click.echo(json.dumps(clean(payload)))
+    click.echo(json.dumps(json_safe(payload)))
 
 
 # --- run -------------------------------------------------------------------------------------
@@ -366,19 +358,19 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, siz
         summary = colorizer.run(input_path, out_dir, options, on_result=on_result)
     finally:
         progress.close()
-    if summary.scores is not None:
-        _print_scores(summary.scores.aggregate(), None, err=as_json)
+    scores = summary.scores.aggregate() if summary.scores is not None else None
+    if scores is not None:
+        _print_scores(scores, None, err=as_json)
     if writer is not None:
         context = _report_context(input=input_path, output=out_dir, truth=truth, model=colorizer.model.path,
                                   vividness=colorizer.vividness, provider=colorizer.provider)
         writer.close({"command": "run", "context": context, "model": colorizer.model.path.name,
-                      "vividness": colorizer.vividness,
-                      "aggregate": summary.scores.aggregate() if summary.scores else {},
+                      "vividness": colorizer.vividness, "aggregate": scores or {},
                       "counts": {"done": summary.done, "skipped": summary.skipped, "failed": summary.failed,
                                  "unsupported": summary.unsupported}})
         click.echo(f"report: {report}", err=as_json)
     _finish(summary, "run", as_json, {"model": str(colorizer.model.path), "vividness": colorizer.vividness,
-                                      "scores": summary.scores.aggregate() if summary.scores else None,
+                                      "scores": scores,
                                       "report": str(report) if report else None})
 
 

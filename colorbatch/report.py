@@ -41,8 +41,9 @@ HIST_RANGE = (10, 50)
 
 
 def _clean(value: Any) -> Any:
-    if isinstance(value, float) and math.isinf(value):
-        return "inf"
+    """A value JSON can hold: non-finite floats (PSNR of identical images) as "inf", "nan"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     return value
 
 
@@ -131,7 +132,7 @@ class ReportWriter:
         self.spool.close()
 
     def _write_json(self, handle, header: dict[str, Any]) -> None:
-        body = {"definitions": DEFINITIONS, **{k: _clean_tree(v) for k, v in header.items()}}
+        body = {"definitions": DEFINITIONS, **json_safe(header)}
         text = json.dumps(body, indent=2)
         handle.write(text[: text.rfind("}")].rstrip() + ',\n  "images": [\n')
         for i, row in enumerate(self._rows()):
@@ -193,11 +194,12 @@ figure {{ margin: 0; }} figcaption {{ font-size: 12px; max-width: {3 * THUMB_SID
 """
 
 
-def _clean_tree(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float inside dicts and lists made JSON-safe (see ``_clean``)."""
     if isinstance(value, dict):
-        return {k: _clean_tree(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clean_tree(v) for v in value]
+        return [json_safe(v) for v in value]
     return _clean(value)
 
 
