@@ -32,8 +32,12 @@ def gray_tree(source: Path, out: Path, options: RunOptions,
     summary = RunSummary(provider="none")
     started = time.perf_counter()
 
+    stop = False
+
     def record(result: Result) -> None:
+        nonlocal stop
         summary.record(result)
+        stop = stop or (result.status == "failed" and options.strict)
         if on_result:
             on_result(result)
 
@@ -41,10 +45,10 @@ def gray_tree(source: Path, out: Path, options: RunOptions,
         pending = []
         try:
             for item in plan_jobs(source, out, options):
+                if stop:  # --strict: no new work after the first failure
+                    break
                 if isinstance(item, Result):
                     record(item)
-                    if item.status == "failed" and options.strict:
-                        break
                     continue
                 pixels = peek_pixels(item.source)
                 # at most 4 files per worker queued, and together within the pixel budget (one may exceed it alone)

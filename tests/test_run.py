@@ -330,3 +330,15 @@ def test_network_size_scales_large_inputs_down_and_small_ones_up():
     assert network_size(32, 32, info) == (64, 64)  # below the training size: up to it
     assert network_size(32, 48, info, size=128) == (128, 192)  # --size applies to every input
     assert network_size(20, 30, ModelInfo(train_size=32, working_size=32, size_multiple=32)) == (32, 64)
+
+
+def test_strict_gray_stops_at_the_first_failed_file(tmp_path, rng):
+    from colorbatch.grayscale import gray_tree
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_bad.png").write_bytes(b"not a png")  # fails when read, not when planned
+    for i in range(12):
+        Image.fromarray(random_rgb(rng)).save(folder / f"b{i:02d}.png")
+    summary = gray_tree(folder, tmp_path / "out", RunOptions(strict=True, workers=1))
+    assert summary.failed == 1 and summary.done < 12

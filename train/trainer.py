@@ -167,7 +167,8 @@ def prepare_binned_model(model: nn.Module, train_split: Split, config: TrainConf
 def _class_count(config: TrainConfig, splits: Splits) -> int:
     """Classes for the auxiliary class loss; a layout without class labels is a clear error."""
     if config.arch not in ("chroma-unet", "chroma-bins"):
-        raise DataError(f"--class-loss-weight needs --arch chroma-unet (it has the class head), not {config.arch}")
+        raise DataError(f"--class-loss-weight needs --arch chroma-unet or chroma-bins (they have the class head), "
+                        f"not {config.arch}")
     if splits.train.labels is None or not splits.class_names:
         raise DataError(
             f"{config.data}: --class-loss-weight needs class labels: one subfolder per class "
