@@ -80,7 +80,7 @@ def _chosen(ctx: click.Context, name: str) -> bool:
 @click.option("--ssim-loss-weight", type=float, default=0.0, show_default=True,
               help="Weight of 1 - SSIM (the metric's own definition).")
 @click.option("--class-loss-weight", type=float, default=0.0, show_default=True,
-              help="chroma-unet: weight of an auxiliary class head's cross-entropy (needs one subfolder "
+              help="chroma-unet, chroma-bins: weight of an auxiliary class head's cross-entropy (needs one subfolder "
                    "per class, or CIFAR-10 batches); the head is dropped at export.")
 @click.option("--bins-weight", type=float, default=0.0, show_default=True,
               help="chroma-bins: weight of the rebalanced cross-entropy over chroma bins (1 when chroma-bins "
