@@ -223,3 +223,42 @@ def test_the_bundled_model_has_a_vividness_control_and_keeps_luminance(rng):
         assert np.abs(gray_u8(colour).astype(int) - gray).max() <= 1
         outputs.append(metrics.colourfulness(colour.astype(np.float32)))
     assert outputs[0] < outputs[1] < outputs[2]  # vividness 0 < the default < 1
+
+
+def test_an_exported_model_imports_back_to_a_checkpoint_that_fine_tunes_from_the_same_function(tmp_path, bins_onnx):
+    from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint
+    from colorbatch.train.onnx_import import _calibration_batch, checkpoint_from_onnx
+
+    data = bins_onnx.path.parent / "data"
+    info = checkpoint_from_onnx(bins_onnx.path, tmp_path / "imported.pth", calibrate_on=data)
+    assert info["arch_kwargs"] == {"decoder": [8, 8, 8]}  # the class head (never exported) is left out
+    model = model_from_checkpoint(load_checkpoint(tmp_path / "imported.pth"))
+    session = ort.InferenceSession(str(bins_onnx.path), providers=["CPUExecutionProvider"])
+    gray = np.random.default_rng(1).random((2, 1, 40, 29), dtype=np.float32)
+    for temperature, correction in ((1.0, 1.0), (0.3, -1.0)):
+        feeds = {"gray": gray, "temperature": np.array([temperature], np.float32),
+                 "correction": np.array([correction], np.float32)}
+        with torch.no_grad():
+            imported = model(torch.from_numpy(gray), torch.tensor([temperature]), torch.tensor([correction])).numpy()
+        assert np.abs(session.run(None, feeds)[0] - imported).max() < 1e-4
+    # Calibrated: training mode (batch statistics) computes what eval mode does on the calibration batch.
+    calibration = _calibration_batch(data, int(bins_onnx.metadata["train_size"]))
+    with torch.no_grad():
+        evaluated = model.bin_logits(calibration)[0]
+        model.train()
+        trained = model.bin_logits(calibration)[0]
+    assert (trained - evaluated).abs().max() < 1e-3 * evaluated.abs().max()
+
+
+def test_only_chroma_bins_exports_import(tmp_path, bins_onnx):
+    import onnx
+    from colorbatch.train.onnx_import import checkpoint_from_onnx
+
+    from colorbatch.errors import CheckpointError
+
+    proto = onnx.load(str(bins_onnx.path))
+    next(p for p in proto.metadata_props if p.key == "arch").value = "chroma-unet"
+    onnx.save(proto, str(tmp_path / "other.onnx"))
+    with pytest.raises(CheckpointError, match="only chroma-bins"):
+        checkpoint_from_onnx(tmp_path / "other.onnx", tmp_path / "x.pth", calibrate_on=tmp_path)
+    assert not (tmp_path / "x.pth").exists()

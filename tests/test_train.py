@@ -469,3 +469,24 @@ def test_class_loss_needs_class_folders(tmp_path):
                                       "--class-loss-weight", "0.3", "--epochs", "1", "--batch-size", "8"])
     assert result.exit_code == 6 and "needs class labels" in result.output
     assert not (tmp_path / "run" / "param").exists()
+
+
+def test_mixtree_links_class_folders_and_renders_photos_at_each_scale(tmp_path):
+    from colorbatch.train.data import load_dataset
+    from colorbatch.train.mixtree import link_class_folders, render_photos
+
+    write_color_tree(tmp_path / "cifar" / "train", 6, folders=("cat", "dog"))
+    photos = tmp_path / "photos" / "bsds"
+    photos.mkdir(parents=True)
+    Image.fromarray(np.zeros((30, 45, 3), np.uint8)).save(photos / "p1.jpg")
+    mix = tmp_path / "mix"
+    mix.mkdir()
+    assert link_class_folders(tmp_path / "cifar" / "train", mix) == 6
+    assert render_photos(tmp_path / "photos", mix, [16, 24], repeats=2) == 4
+    assert sorted(p.name for p in mix.iterdir()) == ["cifar-train-cat", "cifar-train-dog", "photos-photos"]
+    rendered = sorted((mix / "photos-photos").iterdir())
+    assert [Image.open(p).size for p in rendered] == [(24, 16), (24, 16), (36, 24), (36, 24)]
+    assert rendered[0].stat().st_ino == rendered[1].stat().st_ino  # repeats are links, not copies
+    assert link_class_folders(tmp_path / "cifar" / "train", mix) == 6  # idempotent
+    dataset = load_dataset(mix, size=16)
+    assert len(dataset.train) == 10 and len(dataset.class_names) == 3

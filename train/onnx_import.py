@@ -1,0 +1,150 @@
+"""An exported chroma-bins model back to a trainable checkpoint, for fine-tuning when the run's
+checkpoints are gone (they live outside git; the bundled ONNX file is what survives).
+
+    python -m colorbatch.train.onnx_import colorbatch/models/colorbatch-default.onnx \
+        runs/bundled.pth --calibrate data/tiny-imagenet-64/train
+    colorbatch train ... --arch chroma-bins --init runs/bundled.pth
+
+The exporter folds each BatchNorm into the convolution before it (ONNX initializers
+``<conv>.weight`` and ``<conv>.weight_bias``) and drops the class head, which inference never uses.
+So each convolution takes the folded weight and its BatchNorm becomes the identity plus the folded
+bias. That is exact in eval mode, but training mode normalises by batch statistics, so
+``calibrate`` measures them on real images and rescales every BatchNorm to undo them: the model
+then computes the same function in both modes, and fine-tuning continues as training did.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+from PIL import Image
+from torch import nn
+
+from colorbatch.errors import CheckpointError
+
+from .checkpoint import save_checkpoint
+from .models import create_model
+
+FOLDED_BIAS = "_bias"
+
+
+def _initializers(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    """Initializers by name, with the ``.fp16`` suffix of fp16-stored weights dropped, as float32."""
+    arrays = {}
+    for tensor in model.graph.initializer:
+        name = tensor.name.removesuffix(".fp16").removeprefix("model.")
+        arrays[name] = numpy_helper.to_array(tensor).astype(np.float32)
+    return arrays
+
+
+def _conv_norm_pairs(model: nn.Module) -> list[tuple[str, nn.Conv2d, nn.BatchNorm2d]]:
+    """Each convolution with the BatchNorm registered right after it (the order forward uses them)."""
+    pairs, pending = [], None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            pending = (name, module)
+        elif isinstance(module, nn.BatchNorm2d) and pending is not None:
+            pairs.append((*pending, module))
+            pending = None
+    return pairs
+
+
+def load_folded_weights(model: nn.Module, arrays: dict[str, np.ndarray]) -> None:
+    """Copy an export's weights into ``model``: folded convolutions plus identity BatchNorms, and every
+    other parameter or buffer by name. A weight the export lacks (the class head) keeps its init."""
+    state = model.state_dict()
+    loaded = set()
+    for name, conv, norm in _conv_norm_pairs(model):
+        weight, bias = arrays.get(f"{name}.weight"), arrays.get(f"{name}.weight{FOLDED_BIAS}")
+        if weight is None or bias is None:
+            raise CheckpointError(f"the ONNX model has no folded weights for {name}")
+        conv.weight.data.copy_(torch.from_numpy(weight))
+        norm.reset_parameters()
+        norm.running_var.fill_(1 - norm.eps)  # so that sqrt(var + eps) == 1
+        norm.bias.data.copy_(torch.from_numpy(bias))
+        loaded |= {f"{name}.weight"} | {k for k in state if k.startswith(f"{_norm_name(model, norm)}.")}
+    for key in state:
+        if key in loaded or key not in arrays:
+            continue
+        state[key].copy_(torch.from_numpy(arrays[key]).reshape(state[key].shape))
+        loaded.add(key)
+    rebuilt = ("classifier.", "centres", "log_weights")  # the class head is not exported; the bins are set apart
+    missing = [k for k in state if k not in loaded and not k.startswith(rebuilt)]
+    if missing:
+        raise CheckpointError(f"the ONNX model lacks {len(missing)} weights, e.g. {', '.join(missing[:3])}")
+
+
+def _norm_name(model: nn.Module, norm: nn.Module) -> str:
+    return next(name for name, module in model.named_modules() if module is norm)
+
+
+def _buffers_from_graph(model: nn.Module, arrays: dict[str, np.ndarray]) -> None:
+    """The rebalancing log-weights are baked into the graph as an unnamed (1, Q, 1, 1) constant."""
+    count = len(model.centres)
+    candidates = [a for a in arrays.values() if a.shape == (1, count, 1, 1)]
+    if len(candidates) != 1:
+        raise CheckpointError(f"cannot find the rebalancing weights in the ONNX model ({len(candidates)} candidates)")
+    model.log_weights.copy_(torch.from_numpy(candidates[0]).flatten())
+
+
+@torch.no_grad()
+def calibrate(model: nn.Module, gray: torch.Tensor) -> None:
+    """Rescale each identity BatchNorm so that training mode (batch statistics) computes what eval
+    mode does on ``gray``: weight = batch std, bias += batch mean, running stats = the batch's."""
+    hooks = []
+
+    def absorb(norm: nn.BatchNorm2d, inputs: tuple[torch.Tensor]) -> None:
+        x = inputs[0]
+        mean, var = x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3), unbiased=False)
+        norm.running_mean.copy_(mean)
+        norm.running_var.copy_(var)
+        norm.bias.add_(mean)
+        norm.weight.copy_((var + norm.eps).sqrt())
+
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            hooks.append(module.register_forward_pre_hook(absorb))
+    model.eval()  # eval: each norm still applies the identity while its hook reads its input
+    model.bin_logits(gray)
+    for hook in hooks:
+        hook.remove()
+
+
+def _calibration_batch(folder: Path, size: int, count: int = 256, seed: int = 0) -> torch.Tensor:
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    if not paths:
+        raise CheckpointError(f"{folder}: no images to calibrate on")
+    chosen = np.random.default_rng(seed).choice(len(paths), min(count, len(paths)), replace=False)
+    gray = [np.asarray(Image.open(paths[i]).convert("L").resize((size, size), Image.Resampling.BICUBIC))
+            for i in chosen]
+    return torch.from_numpy(np.stack(gray)).float().div_(255)[:, None]
+
+
+def checkpoint_from_onnx(onnx_path: Path, out: Path, calibrate_on: Path) -> dict:
+    """Write a colorbatch checkpoint (class head left out) that fine-tunes from ``onnx_path``."""
+    proto = onnx.load(str(onnx_path))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if meta.get("arch") != "chroma-bins":
+        raise CheckpointError(f"{onnx_path}: only chroma-bins exports can be imported (this is {meta.get('arch')})")
+    kwargs = {k: v for k, v in json.loads(meta.get("arch_kwargs", "{}")).items() if k != "num_classes"}
+    model = create_model("chroma-bins", **kwargs)
+    arrays = _initializers(proto)
+    load_folded_weights(model, arrays)
+    _buffers_from_graph(model, arrays)
+    calibrate(model, _calibration_batch(calibrate_on, int(meta.get("train_size", 64))))
+    epoch = int(meta.get("epoch", 0))
+    save_checkpoint(out, arch="chroma-bins", arch_kwargs=kwargs, state_dict=model.state_dict(), epoch=epoch,
+                    source=f"imported from {onnx_path} (BatchNorms folded, then calibrated)")
+    return {"epoch": epoch, "arch_kwargs": kwargs}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 5 or sys.argv[3] != "--calibrate":
+        sys.exit("usage: python -m colorbatch.train.onnx_import MODEL.onnx OUT.pth --calibrate IMAGE_DIR")
+    print(checkpoint_from_onnx(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[4])))
