@@ -10,7 +10,7 @@ $(PY):
 	python3 -m venv $(VENV)
 
 $(STAMP): pyproject.toml constraints.txt | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[train,test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[cpu,train,test]"
 	touch $(STAMP)
 
 install: $(STAMP)

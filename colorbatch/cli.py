@@ -33,8 +33,9 @@ class ColorbatchGroup(click.Group):
 def cli() -> None:
     """Colorize folders of grayscale photos with an ONNX model; train, export and score models.
 
-    run, score, gray and info need only the base install; train, average, ensemble and export
-    need the train extra (pip install "colorbatch[train]"). Shell completion: eval
+    score, gray and info need only the base install; run needs an ONNX Runtime, chosen as an
+    extra: pip install "colorbatch[cpu]" or "colorbatch[gpu]". train, average, ensemble and export
+    need the train extra as well (pip install "colorbatch[cpu,train]"). Shell completion: eval
     "$(_COLORBATCH_COMPLETE=bash_source colorbatch)" (zsh_source, fish_source for other shells).
     """
 

@@ -72,5 +72,11 @@ class NothingScoredError(ColorbatchError):
     exit_code = 10
 
 
+class RuntimeMissingError(ColorbatchError):
+    """ONNX Runtime is not installed (it is an extra: colorbatch[cpu] or colorbatch[gpu])."""
+
+    exit_code = 11
+
+
 class ImageError(ColorbatchError):
     """One image cannot be read or written; reported per file, never fatal to a batch."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from colorbatch.errors import DeviceError, ModelError
+from colorbatch.runtime import import_onnxruntime, no_cuda_reason
 from colorbatch.vividness import DECODING_INPUTS, CurveError, decoding_for, parse_curve
 
 CUDA = "CUDAExecutionProvider"
@@ -96,7 +97,7 @@ def _captured_stderr():
 
 
 def _options(threads: int | None):
-    import onnxruntime as ort
+    ort = import_onnxruntime()
 
     options = ort.SessionOptions()
     if threads:
@@ -118,10 +119,10 @@ def parse_device(device: str) -> tuple[str, int]:
 
 def _cuda_session(path: Path, threads: int | None, probe_shape: tuple[int, ...], device_id: int = 0):
     """A session that really runs on CUDA, or ``(None, reason)``."""
-    import onnxruntime as ort
+    ort = import_onnxruntime()
 
     if CUDA not in ort.get_available_providers():
-        return None, "this onnxruntime build has no CUDA provider (install onnxruntime-gpu)"
+        return None, no_cuda_reason()
     printed = io.StringIO()
     with _captured_stderr() as lines, contextlib.redirect_stdout(printed):
         try:
@@ -158,7 +159,7 @@ class OnnxColorModel:
 
     def __init__(self, path: Path | None = None, device: str = "auto", threads: int | None = None,
                  vividness: float | None = None) -> None:
-        import onnxruntime as ort
+        ort = import_onnxruntime()
 
         self.path = Path(path) if path is not None else bundled_model_path()
         if not self.path.is_file():

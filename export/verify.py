@@ -22,9 +22,10 @@ def verify_against_torch(model: torch.nn.Module, path: Path, train_size: int, mu
                          decodings: list[dict[str, np.ndarray]] | None = None) -> tuple[float, list[str]]:
     """Max absolute difference over two batch sizes, two spatial sizes and real images; for a model
     with decoding inputs, at each of ``decodings`` (temperature and correction arrays)."""
-    import onnxruntime as ort
-
+    from colorbatch.runtime import import_onnxruntime
     from colorbatch.samples import sample_images
+
+    ort = import_onnxruntime()
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
