@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from colorbatch.train.config import TrainConfig
 from colorbatch.train.losses import LossWeights
-from colorbatch.train.trainer import TrainConfig, Trainer
+from colorbatch.train.trainer import Trainer
 from common import write_results
 from PIL import Image
 

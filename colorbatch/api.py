@@ -15,7 +15,7 @@ from colorbatch import colorize
 from colorbatch.pipeline import Pipeline, Result, RunOptions, RunSummary
 
 
-class Colorizer(colorize.Colorizer):
+class Colorizer(colorize.ColorModel):
     """``Colorizer(model=None, device="auto")``: ``.colorize(image)`` and ``.run(input, out)``."""
 
     def run(self, source: str | Path, out: str | Path, options: RunOptions | None = None,

@@ -117,39 +117,12 @@ def train(ctx: click.Context, **opts) -> None:
     Needs the train extra: pip install "colorbatch[train]".
     """
     _require_torch("train")
-    from colorbatch.train.losses import LOGGED_TERMS, PRESETS
-    from colorbatch.train.trainer import TrainConfig
+    from colorbatch.train.config import config_from_options
     from colorbatch.train.trainer import train as run_training
 
     if opts["resume"] and opts["init_from"]:
         raise click.UsageError("--resume continues a run and --init starts a new one: pass only one")
-    loss = {k: opts[f"{k}_weight"] for k in LOGGED_TERMS}
-    if opts["preset"]:
-        for key, value in {"arch": "seed-unet", "lr": 1e-4, "batch_size": 16, "epochs": 50,
-                           "schedule": "constant"}.items():
-            if not _chosen(ctx, key):
-                opts[key] = value
-        preset = PRESETS[opts["preset"]]
-        loss = {k: (opts[f"{k}_weight"] if _chosen(ctx, f"{k}_weight") else getattr(preset, k)) for k in loss}
-    arch_kwargs = {}
-    if opts["arch"] == "chroma-bins":
-        loss["bins"] = opts["bins_weight"] if _chosen(ctx, "bins_weight") else 1.0
-        loss["mse"] = opts["mse_weight"] if _chosen(ctx, "mse_weight") else 0.0
-    if opts["arch"] == "chroma-unet":
-        arch_kwargs = {"width": opts["width"], "depth": opts["depth"], "global_context": opts["global_context"]}
-    config = TrainConfig(
-        data=str(opts["data_dir"]), out=str(opts["out_dir"]),
-        gray_dir=str(opts["gray_dir"]) if opts["gray_dir"] else None,
-        arch=opts["arch"], arch_kwargs=arch_kwargs, epochs=opts["epochs"], batch_size=opts["batch_size"],
-        lr=opts["lr"], schedule=opts["schedule"], loss=loss, pixel_loss=opts["pixel_loss"],
-        vgg_weights=str(opts["vgg_weights"]) if opts["vgg_weights"] else None, seed=opts["seed"],
-        eval_every=opts["eval_every"], device=opts["device"], precision=opts["precision"],
-        flip=opts["flip"], crop=opts["crop"],
-        image_size=opts["image_size"], max_images=opts["max_images"],
-        cache_dir=str(opts["cache_dir"]) if opts["cache_dir"] else None,
-        val_fraction=opts["val_fraction"], pretrained=opts["pretrained"] and opts["arch"] == "chroma-bins",
-        rebalance=opts["rebalance"],
-    )
+    config = config_from_options(opts, {name for name in opts if _chosen(ctx, name)})
     try:
         run_training(config, resume=opts["resume"], init=opts["init_from"])
     except KeyboardInterrupt:
@@ -536,7 +509,7 @@ def _combine_options(data_help: str, output_help: str):
 
 def _combine(combine, checkpoints: tuple[Path, ...], data_dir: Path, output: Path,
              cache_dir: Path | None) -> None:
-    from colorbatch.train.trainer import format_metrics
+    from colorbatch.train.evaluation import format_metrics
 
     metrics = combine(list(checkpoints), output, data_dir, cache_dir=cache_dir)
     for split in ("validation", "test"):

@@ -70,8 +70,9 @@ def recombine(luma: np.ndarray, rgb_net: np.ndarray) -> np.ndarray:
     return out
 
 
-class Colorizer:
-    """A model plus the pre- and post-processing around it.
+class ColorModel:
+    """A model plus the pre- and post-processing around it: images in, colour images out
+    (``colorbatch.Colorizer`` adds running it over folders).
 
     ``vividness`` (0 to 1; chroma-bins models only, default the model's own) sets how boldly the
     model commits to colour; see ``colorbatch.vividness``.

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from colorbatch.atomic import write_atomic
-from colorbatch.colorize import Colorizer
+from colorbatch.colorize import ColorModel
 from colorbatch.discover import in_shard, is_image_path, iter_files
 from colorbatch.errors import ImageError, InvalidPathError
 from colorbatch.imaging import (
@@ -201,7 +201,7 @@ class _Batcher:
     """Groups decoded images by network shape; hands out full batches, or the largest group
     when too many pixels are waiting."""
 
-    def __init__(self, colorizer: Colorizer, batch_size: int) -> None:
+    def __init__(self, colorizer: ColorModel, batch_size: int) -> None:
         self.colorizer = colorizer
         self.batch_size = batch_size
         self.groups: dict[tuple[int, int], list[tuple[Job, Decoded]]] = {}
@@ -229,7 +229,7 @@ class _Batcher:
 
 
 class Pipeline:
-    def __init__(self, colorizer: Colorizer, options: RunOptions,
+    def __init__(self, colorizer: ColorModel, options: RunOptions,
                  on_result: Callable[[Result], None] | None = None) -> None:
         self.colorizer = colorizer
         self.options = options

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -47,7 +47,6 @@ class ModelInfo:
     train_size: int = 32
     working_size: int = 32
     size_multiple: int = 1
-    metadata: dict[str, str] = field(default_factory=dict)
     # chroma-bins models: decoding inputs, the vividness curve and the vividness used by default
     vividness_curve: tuple | None = None
     default_vividness: float | None = None
@@ -73,7 +72,6 @@ class ModelInfo:
             train_size=train_size,
             working_size=number("working_size", train_size),
             size_multiple=number("size_multiple", 1),
-            metadata=dict(props),
             vividness_curve=curve,
             default_vividness=default,
         )
@@ -217,9 +215,6 @@ class OnnxColorModel:
     def __call__(self, gray: np.ndarray) -> np.ndarray:
         feeds = {self.input_name: np.ascontiguousarray(gray, np.float32), **self.decoding}
         return self.session.run(None, feeds)[0]
-
-    def describe(self) -> dict[str, object]:
-        return {"path": str(self.path), "provider": self.provider, **self.info.metadata}
 
 
 def metadata_json(props: dict[str, str], key: str) -> object:

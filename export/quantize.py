@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from colorbatch.color import gray_u8
-from colorbatch.colorize import Colorizer, network_input
+from colorbatch.colorize import ColorModel, network_input
 from colorbatch.discover import iter_images
 from colorbatch.errors import ExportError, ImageError
 from colorbatch.imaging import decoded_from_image, read_rgb
@@ -41,7 +41,7 @@ def calibration_images(folder: Path | None, limit: int = CALIBRATION_LIMIT) -> l
     return images
 
 
-def _network_batches(colorizer: Colorizer, images: list[np.ndarray]) -> list[np.ndarray]:
+def _network_batches(colorizer: ColorModel, images: list[np.ndarray]) -> list[np.ndarray]:
     """Each image as the runtime feeds it to the network: gray, at the network's size."""
     decoded = [decoded_from_image(gray_u8(rgb)) for rgb in images]
     return [network_input(d.luma, colorizer.shape_for(d))[None] for d in decoded]
@@ -119,7 +119,7 @@ def write_int8(source: Path, target: Path, batches: list[np.ndarray]) -> None:
     onnx.save(model, str(target))
 
 
-def _seconds_per_batch(colorizer: Colorizer, side: int, repeats: int = 10) -> float:
+def _seconds_per_batch(colorizer: ColorModel, side: int, repeats: int = 10) -> float:
     batch = np.random.default_rng(0).random((64, 1, side, side), dtype=np.float32)
     colorizer.model(batch)
     started = time.perf_counter()
@@ -128,17 +128,17 @@ def _seconds_per_batch(colorizer: Colorizer, side: int, repeats: int = 10) -> fl
     return (time.perf_counter() - started) / repeats
 
 
-def _mean_psnr(colorizer: Colorizer, images: list[np.ndarray]) -> float:
+def _mean_psnr(colorizer: ColorModel, images: list[np.ndarray]) -> float:
     """Mean PSNR of the images colorized from their gray copies through the runtime path."""
     outputs = [np.asarray(colorizer.colorize(gray_u8(rgb)).convert("RGB")) for rgb in images]
     value = summarise(outputs, images)["psnr_mean"]
     return float("nan") if value is None else value
 
 
-def compare(full: Colorizer, variant: Path, images: list[np.ndarray]) -> dict[str, float]:
+def compare(full: ColorModel, variant: Path, images: list[np.ndarray]) -> dict[str, float]:
     """Speed-up and PSNR change of ``variant`` against the fp32 colorizer ``full`` on this CPU."""
     try:
-        reduced = Colorizer(str(variant), device="cpu")
+        reduced = ColorModel(str(variant), device="cpu")
     except Exception as exc:  # a model the CPU provider cannot run is an error, not a file
         raise ExportError(f"{variant.name}: the CPU provider cannot run it ({exc})") from None
     side = full.model.info.train_size
@@ -151,7 +151,7 @@ def quantize_variants(fp32: Path, fp16: bool, int8: bool, calib: Path | None,
                       fp16_weights: bool = False) -> list[str]:
     """Write the requested copies beside ``fp32`` and describe each; returns report lines."""
     images = calibration_images(calib)
-    full = Colorizer(str(fp32), device="cpu")
+    full = ColorModel(str(fp32), device="cpu")
     lines = []
     jobs = [("fp16", fp16), ("fp16w", fp16_weights), ("int8", int8)]
     for precision, wanted in jobs:

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from colorbatch.export.onnx_export import export_checkpoint
 from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from colorbatch.train.data import Split, load_dataset
+from colorbatch.train.evaluation import evaluate
 from colorbatch.train.models import create_model
-from colorbatch.train.trainer import evaluate
 from PIL import Image
 
 from colorbatch.cli import cli

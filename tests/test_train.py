@@ -2,6 +2,7 @@ import csv
 import dataclasses
 import pickle
 
+import click
 import numpy as np
 import pytest
 import torch
@@ -445,8 +446,10 @@ def test_class_loss_trains_a_head_that_export_leaves_out(tmp_path):
     config = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"), arch_kwargs={"width": 4, "depth": 2},
                          epochs=4, batch_size=16, lr=1e-2, schedule="constant", eval_every=4,
                          loss={"mse": 1.0, "class_loss": 1.0})
+    before = dataclasses.replace(config)
     trainer = Trainer(config)
     assert trainer.model.classifier.out_features == 2
+    assert config == before and trainer.config.arch_kwargs["num_classes"] == 2  # the caller's config is untouched
     first = trainer.validation_loss()["class_loss"]
     trainer.fit()
     final = trainer.validation_loss()
@@ -490,3 +493,18 @@ def test_mixtree_links_class_folders_and_renders_photos_at_each_scale(tmp_path):
     assert link_class_folders(tmp_path / "cifar" / "train", mix) == 6  # idempotent
     dataset = load_dataset(mix, size=16)
     assert len(dataset.train) == 10 and len(dataset.class_names) == 3
+
+
+def test_a_preset_fills_only_the_options_not_given():
+    from colorbatch.train.config import PRESET_RUN, config_from_options
+    from colorbatch.train.losses import PRESETS
+
+    context = cli.commands["train"].make_context("train", ["--data", "d", "--out", "o", "--preset", "exp3",
+                                                           "--epochs", "3", "--vgg-weight", "0.5"])
+    given = {name for name in context.params
+             if context.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
+    config = config_from_options(context.params, given)
+    assert config.epochs == 3 and config.lr == PRESET_RUN["lr"] and config.arch == "seed-unet"
+    assert config.loss["vgg"] == 0.5 and config.loss["mse"] == PRESETS["exp3"].mse
+    bins = cli.commands["train"].make_context("train", ["--data", "d", "--out", "o", "--arch", "chroma-bins"])
+    assert config_from_options(bins.params, set()).loss["bins"] == 1.0

@@ -23,9 +23,11 @@ from torch import nn
 from colorbatch.errors import CheckpointError
 
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .config import TrainConfig
 from .data import Split
+from .evaluation import evaluate
 from .models import create_model
-from .trainer import TrainConfig, evaluate, load_splits, to_tensors
+from .splits import load_splits, to_tensors
 
 
 def average_weights(payloads: list[dict[str, Any]]) -> nn.Module:

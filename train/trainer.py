@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,72 +22,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from colorbatch.colorize import recombine
-from colorbatch.errors import CheckpointError, DataError, DeviceError
-from colorbatch.summary import summarise
+from colorbatch.errors import CheckpointError, DataError
 
 from . import artefacts
 from .bins import rebalancing_weights, smoothed_prior, soft_encode
 from .checkpoint import load_checkpoint, save_checkpoint
 from .color import rgb_to_chroma
-from .data import Split, load_dataset, split_train_val
+from .config import TrainConfig, with_arch_kwargs
+from .data import Split
+from .device import autocast_dtype, pick_device
 from .encoders import load_pretrained_lite0
+from .evaluation import evaluate, format_metrics, predict
 from .losses import ColorizationLoss, LossWeights, load_vgg16_features
 from .models import count_parameters, create_model
+from .splits import class_count, load_splits, to_tensors
 
 log = logging.getLogger("colorbatch.train")
-
-
-@dataclass
-class TrainConfig:
-    data: str
-    out: str
-    gray_dir: str | None = None
-    arch: str = "chroma-unet"
-    arch_kwargs: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 2e-3
-    schedule: str = "onecycle"  # onecycle | cosine | constant
-    loss: dict[str, float] = field(default_factory=lambda: dataclasses.asdict(LossWeights()))
-    pixel_loss: str = "mse"  # mse | log-mse
-    vgg_weights: str | None = None
-    seed: int = 0
-    eval_every: int = 5
-    device: str = "auto"
-    precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
-    flip: bool = True
-    crop: bool = False
-    image_size: int = 32
-    max_images: int | None = None
-    cache_dir: str | None = None
-    compare_count: int = 8
-    val_fraction: float = 0.1
-    pretrained: bool = False  # chroma-bins: start the encoder from ImageNet weights
-    rebalance: float = 0.5  # chroma-bins: strength of the class rebalancing (0 none, 1 Zhang et al.'s)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DeviceError("--device cuda: torch sees no usable CUDA device here")
-    return torch.device(name)
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for training steps, or None for plain fp32."""
-    if precision == "auto":
-        return torch.float16 if device.type == "cuda" else None
-    if precision == "fp16" and device.type != "cuda":
-        raise DeviceError("--precision fp16 needs CUDA; on CPU use bf16 (fast where the CPU has AMX/AVX-512 BF16)")
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-
-
-def to_tensors(split: Split, index: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    gray = torch.from_numpy(split.gray[index]).to(device).float().div_(255).unsqueeze(1)
-    color = torch.from_numpy(split.color[index]).to(device).float().div_(255).permute(0, 3, 1, 2)
-    return gray, color.contiguous()
 
 
 def _augment(gray: torch.Tensor, color: torch.Tensor, config: TrainConfig, rng: torch.Generator):
@@ -104,49 +52,6 @@ def _augment(gray: torch.Tensor, color: torch.Tensor, config: TrainConfig, rng: 
         both = both[..., dy : dy + size, dx : dx + size]
         gray, color = both[:, :1].contiguous(), both[:, 1:].contiguous()
     return gray, color
-
-
-@torch.no_grad()
-def predict(model: nn.Module, gray_u8: np.ndarray, device: torch.device, batch_size: int = 256) -> np.ndarray:
-    """Colorize uint8 gray ``(N, H, W)`` into uint8 RGB ``(N, H, W, 3)``, exactly as ``colorbatch
-    run`` writes it: the runtime's own recombination with the input luminance, then 8 bits."""
-    model.eval()
-    outputs = []
-    for start in range(0, len(gray_u8), batch_size):
-        luma = gray_u8[start : start + batch_size].astype(np.float32) / 255
-        rgb = model(torch.from_numpy(luma).to(device).unsqueeze(1)).float().cpu().numpy()
-        outputs.extend(recombine(y, chw) for y, chw in zip(luma, rgb))
-    return np.stack(outputs)
-
-
-def evaluate(model: nn.Module, split: Split, device: torch.device) -> dict[str, Any]:
-    """PSNR/SSIM/colourfulness of the model on a split, with ``colorbatch score``'s code."""
-    return summarise(predict(model, split.gray, device), split.color)
-
-
-@dataclass
-class Splits:
-    train: Split
-    val: Split
-    test: Split | None
-    source: str
-    class_names: tuple[str, ...]
-
-
-def load_splits(config: TrainConfig) -> Splits:
-    """Training, validation and test splits as ``config`` defines them, with a description of the
-    source and the class names where the data layout gives them."""
-    dataset = load_dataset(
-        Path(config.data),
-        Path(config.gray_dir) if config.gray_dir else None,
-        size=config.image_size,
-        cache_dir=Path(config.cache_dir) if config.cache_dir else None,
-    )
-    full = dataset.train
-    if config.max_images:
-        full = full.subset(np.arange(min(config.max_images, len(full))))
-    train_split, val_split = split_train_val(full, config.seed, config.val_fraction)
-    return Splits(train_split, val_split, dataset.test, dataset.source, dataset.class_names)
 
 
 def prepare_binned_model(model: nn.Module, train_split: Split, config: TrainConfig, sample: int = 4096) -> None:
@@ -164,22 +69,9 @@ def prepare_binned_model(model: nn.Module, train_split: Split, config: TrainConf
         load_pretrained_lite0(model.encoder)
 
 
-def _class_count(config: TrainConfig, splits: Splits) -> int:
-    """Classes for the auxiliary class loss; a layout without class labels is a clear error."""
-    if config.arch not in ("chroma-unet", "chroma-bins"):
-        raise DataError(f"--class-loss-weight needs --arch chroma-unet or chroma-bins (they have the class head), "
-                        f"not {config.arch}")
-    if splits.train.labels is None or not splits.class_names:
-        raise DataError(
-            f"{config.data}: --class-loss-weight needs class labels: one subfolder per class "
-            "(as in CIFAR-10's JPEG tree) or CIFAR-10's python batches"
-        )
-    return len(splits.class_names)
-
-
 class Trainer:
     def __init__(self, config: TrainConfig) -> None:
-        self.config = config
+        self.config = config  # replaced, never changed: the caller's object stays as it was
         self.out = Path(config.out)
         self.device = pick_device(config.device)
         self.amp_dtype = autocast_dtype(config.precision, self.device)
@@ -195,8 +87,8 @@ class Trainer:
             )
         weights = LossWeights(**config.loss)
         self.uses_classes = weights.class_loss > 0
-        if self.uses_classes:  # recorded in the config, so checkpoints rebuild the head
-            config.arch_kwargs = {**config.arch_kwargs, "num_classes": _class_count(config, splits)}
+        if self.uses_classes:  # recorded in the run's config, so checkpoints rebuild the head
+            config = self.config = with_arch_kwargs(config, num_classes=class_count(config, splits))
         # channels_last: the layout oneDNN's and cuDNN's fastest convolutions take
         self.model = create_model(config.arch, **config.arch_kwargs)
         self.binned = hasattr(self.model, "bin_logits")
@@ -421,17 +313,6 @@ class Trainer:
         if is_eval:
             message += " | " + format_metrics(self.metrics["validation"])
         log.info("%s | %.0fs", message, row["seconds"])
-
-
-def format_metrics(scores: dict[str, Any]) -> str:
-    def fmt(value, spec):
-        return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
-
-    return (
-        f"PSNR {fmt(scores['psnr_mean'], '.3f')} dB (pooled {fmt(scores['psnr_pooled'], '.3f')}), "
-        f"SSIM {fmt(scores['ssim_mean'], '.4f')}, colourfulness {fmt(scores['colourfulness_mean'], '.1f')} "
-        f"(truth {fmt(scores['colourfulness_truth_mean'], '.1f')}), {scores['scored']} images"
-    )
 
 
 def setup_logging(out: Path) -> None:
