@@ -1,0 +1,198 @@
+"""What the commands share: option groups, the progress bar, the summary line and exit, JSON
+output and report context."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from colorbatch import __version__
+from colorbatch.errors import printable
+
+
+def require_torch(command: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise click.ClickException(
+            f"'colorbatch {command}' needs PyTorch: pip install \"colorbatch[cpu,train]\" (or [gpu,train])"
+        ) from None
+
+
+def chosen(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+
+
+def walk_options(command):
+    """Options shared by the commands that mirror a tree (run, gray)."""
+    for option in reversed([
+        click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
+                     help="Threads for decoding and for encoding/writing."),
+        click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them)."),
+        click.option("--shard", metavar="K/N", help="Process only shard K of N (stable path hash)."),
+        click.option("--strict", is_flag=True, help="Stop at the first failed image."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar, no per-file messages."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print the summary as one JSON object on stdout (messages go to stderr)."),
+        click.option("--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
+                     help="Refuse larger images (decompression-bomb guard)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def shard_from_text(text: str | None) -> tuple[int, int] | None:
+    from colorbatch.discover import parse_shard
+
+    if text is None:
+        return None
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
+
+
+def bar_width() -> dict:
+    """tqdm's size options: follow the terminal, or 80 x 24 where the terminal reports a width
+    and height of 0 (a fresh pseudo-terminal), on which tqdm would draw nothing at all."""
+    import os
+
+    try:
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
+    except OSError:
+        columns = 0
+    return {"dynamic_ncols": True} if columns > 0 else {"ncols": 80, "nrows": 24}
+
+
+class Progress:
+    """A tqdm bar on a terminal (and not --quiet); failures are echoed either way unless quiet.
+
+    The bar's total fills in when a background count of the input's image files ends; it
+    counts what the summary counts (done, skipped and failed images; not the files that are not
+    images) and shows each apart.
+    """
+
+    def __init__(self, quiet: bool, unit: str = "img", source: Path | None = None) -> None:
+        self.quiet = quiet
+        self.bar = None
+        self.counts = {"done": 0, "skipped": 0, "failed": 0}
+        self.counter: threading.Thread | None = None
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit=unit, **bar_width())
+            if source is not None:
+                self.counter = threading.Thread(target=self._count, args=(source,), daemon=True)
+                self.counter.start()
+
+    def _count(self, source: Path) -> None:
+        from colorbatch.discover import iter_images
+
+        total = sum(1 for _ in iter_images(source))
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.refresh()
+
+    def __call__(self, result) -> None:
+        if result.status == "failed" and not self.quiet:
+            message = f"failed: {printable(result.reason)}"
+            if self.bar is not None:
+                self.bar.write(message, file=sys.stderr)
+            else:
+                click.echo(message, err=True)
+        if result.status in self.counts:
+            self.counts[result.status] += 1
+            if self.bar is not None:
+                self.bar.set_postfix(self.counts, refresh=False)
+                self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            if self.counter is not None:
+                self.counter.join(timeout=1.0)  # a short run can end before its count does
+            self.bar.set_postfix(self.counts, refresh=False)
+            self.bar.refresh()
+            self.bar.close()
+            self.bar = None
+
+
+def finish(summary, what: str, as_json: bool = False, extra: dict | None = None) -> None:
+    """The summary line (stderr under --json, where stdout gets one JSON object instead), then the
+    exit: 130 when interrupted, 3 when images failed."""
+    line = (f"{what}: {summary.done} done, {summary.skipped} skipped, {summary.failed} failed, "
+            f"{summary.unsupported} not images, in {summary.seconds:.1f}s "
+            f"({summary.images_per_second:.1f} images/s)")
+    if summary.provider and summary.provider != "none":
+        line += f" on {summary.provider}"
+    if as_json:
+        print_json({"command": what, "done": summary.done, "skipped": summary.skipped, "failed": summary.failed,
+                     "not_images": summary.unsupported, "seconds": summary.seconds,
+                     "images_per_second": summary.images_per_second, "provider": summary.provider or None,
+                     "interrupted": summary.interrupted, **(extra or {}),
+                     "failures": [{"image": printable(str(r.source)), "reason": printable(r.reason)}
+                                  for r in summary.failures]})
+    if summary.interrupted:
+        click.echo(f"interrupted: {line} (outputs written so far are complete; run again to resume)", err=True)
+        sys.exit(130)
+    click.echo(line, err=as_json)
+    if summary.failed:
+        from colorbatch.errors import BatchFailedError
+
+        raise BatchFailedError(f"{summary.failed} image(s) failed; see the messages above")
+
+
+def print_json(payload: dict) -> None:
+    import json
+
+    from colorbatch.report import json_safe
+
+    click.echo(json.dumps(json_safe(payload)))
+
+
+def report_context(model: Path | None = None, **fields) -> dict:
+    """What a report says about how it was made: when, by which colorbatch and model, from what."""
+    import hashlib
+    import time
+
+    context = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "colorbatch": __version__,
+               "command line": printable(" ".join(["colorbatch", *sys.argv[1:]]))}
+    if model is not None:
+        digest = hashlib.sha256(Path(model).read_bytes()).hexdigest()
+        context.update({"model": printable(Path(model).name), "model sha256": digest})
+    context.update({key: printable(str(value)) if isinstance(value, Path) else value
+                    for key, value in fields.items() if value is not None})
+    return context
+
+
+def report_writer(path: Path | None):
+    if path is None:
+        return None
+    from colorbatch.report import ReportWriter
+
+    return ReportWriter(path)
+
+
+def print_scores(aggregate: dict, baseline: dict | None, err: bool = False) -> None:
+    from colorbatch.scoring import format_db
+
+    rows = [
+        ("images scored", "scored", str),
+        ("identical (PSNR inf)", "infinite", str),
+        ("PSNR mean (dB)", "psnr_mean", format_db),
+        ("PSNR median (dB)", "psnr_median", format_db),
+        ("PSNR p5 (dB)", "psnr_p5", format_db),
+        ("PSNR pooled (dB)", "psnr_pooled", format_db),
+        ("SSIM mean", "ssim_mean", lambda v: "n/a" if v is None else f"{v:.4f}"),
+        ("colourfulness mean", "colourfulness_mean", lambda v: "n/a" if v is None else f"{v:.1f}"),
+        ("colourfulness of truth", "colourfulness_truth_mean", lambda v: "n/a" if v is None else f"{v:.1f}"),
+    ]
+    header = f"{'metric':<24}{'output':>12}" + (f"{'no colour':>12}" if baseline else "")
+    click.echo(header, err=err)
+    for label, key, fmt in rows:
+        line = f"{label:<24}{fmt(aggregate.get(key)):>12}"
+        if baseline:
+            line += f"{fmt(baseline.get(key)):>12}"
+        click.echo(line, err=err)

@@ -1,0 +1,30 @@
+"""``colorbatch gray``: BT.601 gray copies of a colour tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import Progress, finish, shard_from_text, walk_options
+
+
+@click.command()
+@click.argument("source", metavar="SRC", type=click.Path(path_type=Path))
+@click.argument("dest", metavar="DST", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp", "same"]), default="png",
+              show_default=True, help="Output format; png keeps the gray values exact.")
+@walk_options
+def gray(source: Path, dest: Path, fmt: str, workers, overwrite, shard, strict, quiet, as_json, max_pixels) -> None:
+    """Write BT.601 gray copies of every image under SRC to DST, mirroring the tree."""
+    from colorbatch.grayscale import gray_tree
+    from colorbatch.pipeline import RunOptions
+
+    options = RunOptions(workers=workers, fmt=fmt, overwrite=overwrite, shard=shard_from_text(shard), strict=strict,
+                         max_pixels=max_pixels)
+    progress = Progress(quiet, source=source)
+    try:
+        summary = gray_tree(source, dest, options, on_result=progress)
+    finally:
+        progress.close()
+    finish(summary, "gray", as_json)

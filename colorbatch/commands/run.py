@@ -1,0 +1,94 @@
+"""``colorbatch run``: colorize a tree (or one file) with an ONNX model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import Progress, finish, print_scores, report_context, report_writer, shard_from_text, walk_options
+
+
+def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from colorbatch.errors import DeviceError
+    from colorbatch.session import parse_device
+
+    try:
+        parse_device(value)
+    except DeviceError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("out_dir", metavar="OUT", type=click.Path(path_type=Path))
+@click.option("--model", type=click.Path(path_type=Path), help="ONNX model (default: the bundled one).")
+@click.option("--device", default="auto", show_default=True, callback=_check_device,
+              help="auto, cpu, cuda or cuda:N (the N-th GPU CUDA_VISIBLE_DEVICES leaves visible). auto uses "
+                   "CUDA only when it really runs; cuda fails if it cannot.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Images per inference batch.")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="onnxruntime intra-op threads (default: onnxruntime's choice).")
+@click.option("--size", type=click.IntRange(min=1),
+              help="Network short side for large inputs (default: the model's working size).")
+@click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp", "same"]), default="png",
+              show_default=True, help="Output format; same keeps the input's extension.")
+@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
+@click.option("--vividness", type=click.FloatRange(0, 1),
+              help="0 (conservative) to 1 (the most vivid setting shipped); default: the model's own. "
+                   "Models that predict a colour distribution only (the bundled one does).")
+@click.option("--truth", type=click.Path(path_type=Path), help="Colour originals: score outputs on the fly.")
+@click.option("--report", type=click.Path(path_type=Path), help="Per-image report (.json, .csv or .html).")
+@walk_options
+def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, size, fmt, quality, vividness, truth,
+        report, workers, overwrite, shard, strict, quiet, as_json, max_pixels) -> None:
+    """Colorize every image under INPUT (a folder tree or one file) into OUT, mirroring the tree.
+
+    The network sees each image at the model's working size (its short side; `colorbatch info`
+    shows it, 64 px for the bundled model) and the colour is laid onto the full-resolution
+    luminance, so outputs keep their input's size and brightness. One file with an image name as
+    OUT writes that file.
+    """
+    from colorbatch.api import Colorizer
+    from colorbatch.pipeline import RunOptions
+
+    options = RunOptions(batch_size=batch_size, workers=workers, fmt=fmt, quality=quality,
+                         overwrite=overwrite, shard=shard_from_text(shard), strict=strict, truth=truth,
+                         max_pixels=max_pixels)
+    writer = report_writer(report)
+    colorizer = Colorizer(model, device=device, threads=threads, size=size, vividness=vividness)
+    if not quiet:
+        shown = "" if colorizer.vividness is None else f", vividness {colorizer.vividness:g}"
+        click.echo(f"model {colorizer.model.path.name} ({colorizer.model.info.arch}{shown}) on {colorizer.provider}",
+                   err=True)
+    progress = Progress(quiet, source=input_path)
+
+    def on_result(result) -> None:
+        progress(result)
+        if writer is not None and result.status != "unsupported":
+            writer.add({"image": str(result.source), "status": result.status, "reason": result.reason,
+                        "psnr": result.psnr, "ssim": result.ssim, "colourfulness": result.colourfulness,
+                        "colourfulness_truth": result.colourfulness_truth,
+                        "prediction": str(result.target) if result.target else None,
+                        "truth": str(result.truth) if result.truth else None})
+
+    try:
+        summary = colorizer.run(input_path, out_dir, options, on_result=on_result)
+    finally:
+        progress.close()
+    scores = summary.scores.aggregate() if summary.scores is not None else None
+    if scores is not None:
+        print_scores(scores, None, err=as_json)
+    if writer is not None:
+        context = report_context(input=input_path, output=out_dir, truth=truth, model=colorizer.model.path,
+                                  vividness=colorizer.vividness, provider=colorizer.provider)
+        writer.close({"command": "run", "context": context, "model": colorizer.model.path.name,
+                      "vividness": colorizer.vividness, "aggregate": scores or {},
+                      "counts": {"done": summary.done, "skipped": summary.skipped, "failed": summary.failed,
+                                 "unsupported": summary.unsupported}})
+        click.echo(f"report: {report}", err=as_json)
+    finish(summary, "run", as_json, {"model": str(colorizer.model.path), "vividness": colorizer.vividness,
+                                      "scores": scores,
+                                      "report": str(report) if report else None})

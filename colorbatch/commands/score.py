@@ -1,0 +1,86 @@
+"""``colorbatch score``: PSNR, SSIM and colourfulness of predictions against their truth."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from colorbatch.errors import printable
+
+from .common import bar_width, print_json, print_scores, report_context, report_writer
+
+
+def _check_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value == 0 or value < -1:
+        raise click.BadParameter(f"{value}: use a number of workers from 1, or -1 for all cores")
+    return value
+
+
+@click.command()
+@click.argument("pred_dir", metavar="PRED", type=click.Path(path_type=Path))
+@click.argument("truth_dir", metavar="TRUTH", type=click.Path(path_type=Path))
+@click.option("--jobs", "-j", type=int, default=-1, show_default=True, callback=_check_jobs,
+              help="Parallel workers (joblib; -1: all cores).")
+@click.option("--baseline", is_flag=True, help="Also score the no-colour baseline (the truth's gray copy).")
+@click.option("--report", type=click.Path(path_type=Path), help="Write a .json, .csv or .html report.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object on stdout.")
+def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Path | None, quiet: bool,
+          as_json: bool) -> None:
+    """PSNR, SSIM and colourfulness of PRED images against TRUTH, paired by relative path."""
+    from colorbatch.scoring import score_trees
+
+    writer = report_writer(report)
+    bar = None
+    if not quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(unit="img", **bar_width())
+
+    def on_row(row: dict) -> None:
+        if writer is not None:
+            writer.add(row)
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        result = score_trees(pred_dir, truth_dir, jobs=jobs, baseline=baseline, on_row=on_row)
+    finally:
+        if bar is not None:
+            bar.close()
+    aggregate = result.summary.aggregate()
+    baseline_aggregate = result.baseline.aggregate() if result.baseline else None
+    print_scores(aggregate, baseline_aggregate, err=as_json)
+    for label, names in (("prediction without truth", result.unmatched_pred),
+                         ("truth without prediction", result.unmatched_truth)):
+        if names:
+            shown = ", ".join(printable(name) for name in names[:5])
+            click.echo(f"{len(names)} {label}: {shown}{' ...' if len(names) > 5 else ''}", err=True)
+    for failure in result.failed[:20]:
+        click.echo(f"failed: {printable(failure['image'])}: {printable(failure['error'])}", err=True)
+    header = {
+        "command": "score",
+        "context": report_context(predictions=pred_dir, truth=truth_dir),
+        "aggregate": aggregate,
+        "baseline": baseline_aggregate,
+        "counts": {"scored": result.summary.count, "infinite": result.summary.infinite,
+                   "unmatched": result.unmatched_count, "failed": len(result.failed)},
+        "unmatched": {"prediction_without_truth": [printable(n) for n in result.unmatched_pred],
+                      "truth_without_prediction": [printable(n) for n in result.unmatched_truth]},
+        "failed": [{k: printable(v) for k, v in failure.items()} for failure in result.failed],
+    }
+    if writer is not None:
+        writer.close(header)
+        click.echo(f"report: {report}", err=as_json)
+    if as_json:
+        print_json({**header, "report": str(report) if report else None})
+    if result.summary.count == 0:
+        from colorbatch.errors import NothingScoredError
+
+        raise NothingScoredError(f"nothing scored: no image under {pred_dir} has a readable partner under {truth_dir}")
+    if result.failed:
+        from colorbatch.errors import BatchFailedError
+
+        raise BatchFailedError(f"{len(result.failed)} pair(s) could not be scored")

