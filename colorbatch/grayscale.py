@@ -11,7 +11,7 @@ from colorbatch.atomic import write_atomic
 from colorbatch.color import gray_u8
 from colorbatch.errors import ImageError
 from colorbatch.imaging import encode, peek_pixels, read_rgb_and_metadata
-from colorbatch.pipeline import Job, Result, RunOptions, RunSummary, check_paths, plan_jobs
+from colorbatch.pipeline import Job, Result, RunOptions, RunSummary, Status, check_paths, plan_jobs
 
 
 def _gray_file(job: Job, max_pixels: int) -> Result:
@@ -19,10 +19,10 @@ def _gray_file(job: Job, max_pixels: int) -> Result:
         rgb, metadata = read_rgb_and_metadata(job.source, max_pixels)
         write_atomic(job.target, encode(gray_u8(rgb), None, job.target.suffix, metadata=metadata))
     except ImageError as exc:
-        return Result(job.source, job.target, "failed", str(exc))
+        return Result(job.source, job.target, Status.FAILED, str(exc))
     except OSError as exc:
-        return Result(job.source, job.target, "failed", f"cannot write {job.target}: {exc}")
-    return Result(job.source, job.target, "done")
+        return Result(job.source, job.target, Status.FAILED, f"cannot write {job.target}: {exc}")
+    return Result(job.source, job.target, Status.DONE)
 
 
 def gray_tree(source: Path, out: Path, options: RunOptions,
@@ -37,7 +37,7 @@ def gray_tree(source: Path, out: Path, options: RunOptions,
     def record(result: Result) -> None:
         nonlocal stop
         summary.record(result)
-        stop = stop or (result.status == "failed" and options.strict)
+        stop = stop or (result.status is Status.FAILED and options.strict)
         if on_result:
             on_result(result)
 

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -59,13 +60,25 @@ class Job:
     target: Path
 
 
+class Status(str, Enum):
+    """What happened to one input. A ``str`` enum: reports and JSON show the plain word."""
+
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    UNSUPPORTED = "unsupported"  # not an image type colorbatch reads; counted, never an error
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass
 class Result:
-    """What happened to one input: ``done``, ``skipped`` or ``failed`` (with a reason)."""
+    """What happened to one input: its ``Status``, and the reason where it was not done."""
 
     source: Path
     target: Path | None
-    status: str
+    status: Status
     reason: str = ""
     psnr: float | None = None
     ssim: float | None = None
@@ -89,9 +102,14 @@ class RunSummary:
 
     def record(self, result: Result) -> None:
         """Count one result under its status."""
-        key = result.status
-        setattr(self, key, getattr(self, key) + 1)
-        if result.status == "failed":
+        if result.status is Status.DONE:
+            self.done += 1
+        elif result.status is Status.SKIPPED:
+            self.skipped += 1
+        elif result.status is Status.UNSUPPORTED:
+            self.unsupported += 1
+        else:
+            self.failed += 1
             self.failures.append(result)
 
     @property
@@ -142,7 +160,7 @@ def _is_same_file(a: Path, b: Path) -> bool:
 
 def _unreadable_folder(error: OSError) -> Result:
     folder = Path(error.filename) if error.filename else Path("?")
-    return Result(folder, None, "failed", f"{folder}: cannot list folder ({error.strerror or error})")
+    return Result(folder, None, Status.FAILED, f"{folder}: cannot list folder ({error.strerror or error})")
 
 
 def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Result]:
@@ -160,7 +178,8 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
             yield _unreadable_folder(unreadable.pop(0))
         relative = path.relative_to(base)
         if not is_image_path(path):
-            yield Result(path, None, "unsupported", f"{path.suffix or 'no extension'} is not a supported image type")
+            reason = f"{path.suffix or 'no extension'} is not a supported image type"
+            yield Result(path, None, Status.UNSUPPORTED, reason)
             continue
         if not in_shard(relative, options.shard):
             continue
@@ -170,18 +189,18 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
         if _is_same_file(target, path):
             if source.is_file():
                 raise InvalidPathError(f"output {target} is the input {source} itself; choose another OUT")
-            yield Result(path, target, "failed", f"output {target} is its own input; refused")
+            yield Result(path, target, Status.FAILED, f"output {target} is its own input; refused")
             continue
         if (link := _linked_folder(target, out)) is not None:
-            yield Result(path, target, "failed", f"output folder {link} is a symbolic link; colorbatch never "
+            yield Result(path, target, Status.FAILED, f"output folder {link} is a symbolic link; colorbatch never "
                                                  "writes through links inside OUT")
             continue
         if target in claimed:
-            yield Result(path, target, "failed", f"output {target} would also be written from {claimed[target]}")
+            yield Result(path, target, Status.FAILED, f"output {target} would also be written from {claimed[target]}")
             continue
         claimed[target] = path
         if _finished(target) and not options.overwrite:
-            yield Result(path, target, "skipped", "output exists (use --overwrite)")
+            yield Result(path, target, Status.SKIPPED, "output exists (use --overwrite)")
             continue
         yield Job(path, relative, target)
     while unreadable:
@@ -243,7 +262,7 @@ class Pipeline:
     def record(self, result: Result) -> None:
         self.in_flight -= self.job_pixels.pop(result.source, 0)
         self.summary.record(result)
-        if result.status == "failed" and self.options.strict:
+        if result.status is Status.FAILED and self.options.strict:
             self._stop = True
         self.on_result(result)
 
@@ -255,8 +274,8 @@ class Pipeline:
             data = encode(rgb, decoded.alpha, job.target.suffix, self.options.quality, decoded.metadata)
             write_atomic(job.target, data)
         except (OSError, ValueError, KeyError) as exc:
-            return Result(job.source, job.target, "failed", f"cannot write {job.target}: {exc}")
-        result = Result(job.source, job.target, "done")
+            return Result(job.source, job.target, Status.FAILED, f"cannot write {job.target}: {exc}")
+        result = Result(job.source, job.target, Status.DONE)
         if self.options.truth is not None:
             self._score(job, rgb, result)
         return result
@@ -304,7 +323,7 @@ class Pipeline:
                 for batch in batches:
                     for job, decoded, rgb, reason in self._infer(batch):
                         if rgb is None:
-                            self.record(Result(job.source, job.target, "failed", reason))
+                            self.record(Result(job.source, job.target, Status.FAILED, reason))
                         else:
                             writes.append(write_pool.submit(self._write, job, rgb, decoded))
                     finish_writes(ahead)
@@ -315,7 +334,7 @@ class Pipeline:
                     try:
                         decoded = future.result()
                     except ImageError as exc:
-                        self.record(Result(job.source, job.target, "failed", str(exc)))
+                        self.record(Result(job.source, job.target, Status.FAILED, str(exc)))
                         continue
                     dispatch(batcher.add(job, decoded))
 

@@ -342,3 +342,20 @@ def test_strict_gray_stops_at_the_first_failed_file(tmp_path, rng):
         Image.fromarray(random_rgb(rng)).save(folder / f"b{i:02d}.png")
     summary = gray_tree(folder, tmp_path / "out", RunOptions(strict=True, workers=1))
     assert summary.failed == 1 and summary.done < 12
+
+
+def test_results_carry_a_status_enum_that_reads_as_its_word(tmp_path, tiny_onnx):
+    from colorbatch.pipeline import Status
+
+    (tmp_path / "in").mkdir()
+    Image.new("L", (16, 16), 90).save(tmp_path / "in" / "a.png")
+    (tmp_path / "in" / "b.png").write_bytes(b"not a png")
+    (tmp_path / "in" / "notes.txt").write_text("x")
+    seen = []
+    summary = Colorizer(str(tiny_onnx), device="cpu").run(tmp_path / "in", tmp_path / "out", on_result=seen.append)
+    statuses = sorted(str(r.status) for r in seen)
+    assert statuses == ["done", "failed", "unsupported"]
+    assert all(isinstance(r.status, Status) for r in seen)
+    assert (summary.done, summary.failed, summary.unsupported, summary.skipped) == (1, 1, 1, 0)
+    again = Colorizer(str(tiny_onnx), device="cpu").run(tmp_path / "in", tmp_path / "out")
+    assert again.skipped == 1 and again.failures[0].status is Status.FAILED

@@ -97,14 +97,15 @@ class Progress:
             self.bar.refresh()
 
     def __call__(self, result) -> None:
-        if result.status == "failed" and not self.quiet:
+        status = str(result.status)  # the plain word: Status is a str enum
+        if status == "failed" and not self.quiet:
             message = f"failed: {printable(result.reason)}"
             if self.bar is not None:
                 self.bar.write(message, file=sys.stderr)
             else:
                 click.echo(message, err=True)
-        if result.status in self.counts:
-            self.counts[result.status] += 1
+        if status in self.counts:
+            self.counts[status] += 1
             if self.bar is not None:
                 self.bar.set_postfix(self.counts, refresh=False)
                 self.bar.update(1)

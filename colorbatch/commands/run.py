@@ -52,7 +52,7 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, siz
     OUT writes that file.
     """
     from colorbatch.api import Colorizer
-    from colorbatch.pipeline import RunOptions
+    from colorbatch.pipeline import RunOptions, Status
 
     options = RunOptions(batch_size=batch_size, workers=workers, fmt=fmt, quality=quality,
                          overwrite=overwrite, shard=shard_from_text(shard), strict=strict, truth=truth,
@@ -67,8 +67,8 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, siz
 
     def on_result(result) -> None:
         progress(result)
-        if writer is not None and result.status != "unsupported":
-            writer.add({"image": str(result.source), "status": result.status, "reason": result.reason,
+        if writer is not None and result.status is not Status.UNSUPPORTED:
+            writer.add({"image": str(result.source), "status": str(result.status), "reason": result.reason,
                         "psnr": result.psnr, "ssim": result.ssim, "colourfulness": result.colourfulness,
                         "colourfulness_truth": result.colourfulness_truth,
                         "prediction": str(result.target) if result.target else None,
