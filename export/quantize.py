@@ -6,12 +6,12 @@ this CPU and PSNR on the calibration images (colorized through the same runtime 
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
+from colorbatch.atomic import atomic_path
 from colorbatch.color import gray_u8
 from colorbatch.colorize import ColorModel, network_input
 from colorbatch.discover import iter_images
@@ -158,8 +158,7 @@ def quantize_variants(fp32: Path, fp16: bool, int8: bool, calib: Path | None,
         if not wanted:
             continue
         target = fp32.with_name(f"{fp32.stem}.{precision}.onnx")
-        tmp = target.with_name(f".{target.name}.partial.onnx")
-        try:
+        with atomic_path(target) as tmp:  # kept only once it loads and has been compared
             if precision == "fp16":
                 write_fp16(fp32, tmp)
             elif precision == "fp16w":
@@ -167,10 +166,6 @@ def quantize_variants(fp32: Path, fp16: bool, int8: bool, calib: Path | None,
             else:
                 write_int8(fp32, tmp, _network_batches(full, images))
             facts = compare(full, tmp, images)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         lines.append(
             f"wrote {target} ({precision}): {facts['speedup']:.2f}x the fp32 speed on this CPU, "
             f"PSNR {facts['psnr']:.2f} dB vs {facts['psnr_fp32']:.2f} dB fp32 "

@@ -190,3 +190,15 @@ def test_unwritable_output_folder_is_refused_before_any_work(tmp_path, tiny_chec
     with pytest.raises(InvalidPathError, match="is not writable"):
         export_checkpoint(tiny_checkpoint, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_export_copies_are_written_atomically_and_load(tmp_path, tiny_checkpoint):
+    from colorbatch.colorize import ColorModel
+
+    result = CliRunner().invoke(cli, ["export", str(tiny_checkpoint), "-o", str(tmp_path / "m.onnx"),
+                                      "--fp16-weights", "--fp16"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fp16.onnx", "m.fp16w.onnx", "m.onnx"]
+    assert "wrote" in result.output and "m.fp16w.onnx (fp16w)" in result.output
+    for name in ("m.fp16.onnx", "m.fp16w.onnx"):
+        assert ColorModel(str(tmp_path / name), device="cpu").model.info.arch
