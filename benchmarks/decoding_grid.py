@@ -5,7 +5,7 @@ on validation photos: the data the vividness curve and its default are chosen fr
 
 Default photos: every 5th of tiny-imagenet-64/val (the issue's model-selection set). Each photo
 goes gray -> the model at each decoding -> recombined with the exact luminance, as `colorbatch
-run` does (same Colorizer code), and is scored with `colorbatch score`'s metrics.
+run` does (same ColorModel code), and is scored with `colorbatch score`'s metrics.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from common import extracted, write_results
 
 from colorbatch.color import gray_u8
-from colorbatch.colorize import Colorizer
+from colorbatch.colorize import ColorModel
 from colorbatch.imaging import decoded_from_image, read_rgb
 from colorbatch.summary import summarise
 
@@ -36,7 +36,7 @@ def main() -> None:
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))[:: args.step]
     truths = [read_rgb(p) for p in files]
     decoded = [decoded_from_image(gray_u8(t)) for t in truths]
-    colorizer = Colorizer(args.model, device="cpu", size=args.size)
+    colorizer = ColorModel(args.model, device="cpu", size=args.size)
     if colorizer.vividness is None:
         raise SystemExit(f"{args.model}: not a chroma-bins model")
     nc = summarise(np.stack([np.repeat(gray_u8(t)[..., None], 3, -1) for t in truths]), np.stack(truths)) \

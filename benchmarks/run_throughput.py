@@ -72,11 +72,11 @@ def worker_end_to_end(model: str, source: str, out: str) -> dict:
 def worker_model_only(model: str, source: str, out: str) -> dict:
     import numpy as np
 
-    from colorbatch.colorize import Colorizer, network_input
+    from colorbatch.colorize import ColorModel, network_input
     from colorbatch.imaging import decode
     from colorbatch.pipeline import RunOptions
 
-    colorizer = Colorizer(model, device="cpu")
+    colorizer = ColorModel(model, device="cpu")
     decoded = [decode(p) for p in _files(Path(source), None)]
     batch_size = RunOptions().batch_size
     batches = [np.stack([network_input(d.luma, colorizer.shape_for(d)) for d in decoded[i:i + batch_size]])

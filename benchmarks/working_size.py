@@ -20,7 +20,7 @@ import numpy as np
 from common import write_results
 
 from colorbatch.color import gray_u8
-from colorbatch.colorize import Colorizer
+from colorbatch.colorize import ColorModel
 from colorbatch.imaging import read_rgb
 from colorbatch.samples import sample_images
 from colorbatch.summary import summarise
@@ -43,7 +43,7 @@ def main() -> None:
     photos = sample_images() if args.photos is None else _folder_photos(args.photos, args.limit)
     rows = []
     for size in args.sizes:
-        colorizer = Colorizer(args.model, device="cpu", size=size, vividness=args.vividness)
+        colorizer = ColorModel(args.model, device="cpu", size=size, vividness=args.vividness)
         outputs = [np.asarray(colorizer.colorize(gray_u8(rgb))) for rgb in photos.values()]
         per_photo = [summarise(out[None], rgb[None]) for out, rgb in zip(outputs, photos.values())]
         row = {"short_side": size,

@@ -122,11 +122,11 @@ def test_info_errors(tmp_path):
 def test_fp16_and_int8_copies_run_and_stay_close(tmp_path, tiny_onnx):
     from colorbatch.export.quantize import _network_batches, calibration_images, compare, write_fp16, write_int8
 
-    from colorbatch.colorize import Colorizer
+    from colorbatch.colorize import ColorModel
 
     images = calibration_images(None)[:3]
     write_fp16(tiny_onnx, tmp_path / "m.fp16.onnx")
-    fp32 = Colorizer(str(tiny_onnx), "cpu")
+    fp32 = ColorModel(str(tiny_onnx), "cpu")
     write_int8(tiny_onnx, tmp_path / "m.int8.onnx", _network_batches(fp32, images))
     gray = np.random.default_rng(1).random((2, 1, 32, 32), dtype=np.float32)
     full = ort.InferenceSession(str(tiny_onnx), providers=["CPUExecutionProvider"]).run(None, {"gray": gray})[0]
