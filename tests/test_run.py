@@ -359,3 +359,28 @@ def test_results_carry_a_status_enum_that_reads_as_its_word(tmp_path, tiny_onnx)
     assert (summary.done, summary.failed, summary.unsupported, summary.skipped) == (1, 1, 1, 0)
     again = Colorizer(str(tiny_onnx), device="cpu").run(tmp_path / "in", tmp_path / "out")
     assert again.skipped == 1 and again.failures[0].status is Status.FAILED
+
+
+def test_the_python_api_writes_the_same_report_as_the_cli(tmp_path, tiny_onnx, rng):
+    import json
+
+    colour = tmp_path / "colour"
+    colour.mkdir()
+    for i in range(3):
+        Image.fromarray(random_rgb(rng)).save(colour / f"c{i}.png")
+    CliRunner().invoke(cli, ["gray", str(colour), str(tmp_path / "in")])
+    (tmp_path / "in" / "broken.png").write_bytes(b"not a png")
+    summary = Colorizer(str(tiny_onnx), device="cpu").run(tmp_path / "in", tmp_path / "api", truth=colour,
+                                                          report=tmp_path / "api.json")
+    result = _invoke(tmp_path / "in", tmp_path / "cli", "--model", tiny_onnx, "--device", "cpu", "--truth", colour,
+                     "--report", tmp_path / "cli.json")
+    assert result.exit_code == 3, result.output  # the broken file fails in both
+    api, by_cli = (json.loads((tmp_path / name).read_text()) for name in ("api.json", "cli.json"))
+    assert api["counts"] == by_cli["counts"] == {"done": 3, "skipped": 0, "failed": 1, "unsupported": 0}
+    assert summary.done == 3 and api["aggregate"]["psnr_mean"] == by_cli["aggregate"]["psnr_mean"]
+    assert api["context"]["model sha256"] == by_cli["context"]["model sha256"]
+    strip = lambda rows: sorted((r["image"].rsplit("/", 1)[-1], r["status"], r["psnr"]) for r in rows)  # noqa: E731
+    assert strip(api["images"]) == strip(by_cli["images"])
+    Colorizer(str(tiny_onnx), device="cpu").run(tmp_path / "in", tmp_path / "api", report=tmp_path / "r.html",
+                                                overwrite=True)
+    assert "<html" in (tmp_path / "r.html").read_text().lower()

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from colorbatch import __version__
 from colorbatch.errors import printable
 
 
@@ -151,21 +150,6 @@ def print_json(payload: dict) -> None:
     from colorbatch.report import json_safe
 
     click.echo(json.dumps(json_safe(payload)))
-
-
-def report_context(model: Path | None = None, **fields) -> dict:
-    """What a report says about how it was made: when, by which colorbatch and model, from what."""
-    import hashlib
-    import time
-
-    context = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "colorbatch": __version__,
-               "command line": printable(" ".join(["colorbatch", *sys.argv[1:]]))}
-    if model is not None:
-        digest = hashlib.sha256(Path(model).read_bytes()).hexdigest()
-        context.update({"model": printable(Path(model).name), "model sha256": digest})
-    context.update({key: printable(str(value)) if isinstance(value, Path) else value
-                    for key, value in fields.items() if value is not None})
-    return context
 
 
 def report_writer(path: Path | None):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import Progress, finish, print_scores, report_context, report_writer, shard_from_text, walk_options
+from .common import Progress, finish, print_scores, shard_from_text, walk_options
 
 
 def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -52,42 +52,25 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, siz
     OUT writes that file.
     """
     from colorbatch.api import Colorizer
-    from colorbatch.pipeline import RunOptions, Status
+    from colorbatch.pipeline import RunOptions
 
     options = RunOptions(batch_size=batch_size, workers=workers, fmt=fmt, quality=quality,
                          overwrite=overwrite, shard=shard_from_text(shard), strict=strict, truth=truth,
                          max_pixels=max_pixels)
-    writer = report_writer(report)
     colorizer = Colorizer(model, device=device, threads=threads, size=size, vividness=vividness)
     if not quiet:
         shown = "" if colorizer.vividness is None else f", vividness {colorizer.vividness:g}"
         click.echo(f"model {colorizer.model.path.name} ({colorizer.model.info.arch}{shown}) on {colorizer.provider}",
                    err=True)
     progress = Progress(quiet, source=input_path)
-
-    def on_result(result) -> None:
-        progress(result)
-        if writer is not None and result.status is not Status.UNSUPPORTED:
-            writer.add({"image": str(result.source), "status": str(result.status), "reason": result.reason,
-                        "psnr": result.psnr, "ssim": result.ssim, "colourfulness": result.colourfulness,
-                        "colourfulness_truth": result.colourfulness_truth,
-                        "prediction": str(result.target) if result.target else None,
-                        "truth": str(result.truth) if result.truth else None})
-
     try:
-        summary = colorizer.run(input_path, out_dir, options, on_result=on_result)
+        summary = colorizer.run(input_path, out_dir, options, on_result=progress, report=report)
     finally:
         progress.close()
     scores = summary.scores.aggregate() if summary.scores is not None else None
     if scores is not None:
         print_scores(scores, None, err=as_json)
-    if writer is not None:
-        context = report_context(input=input_path, output=out_dir, truth=truth, model=colorizer.model.path,
-                                  vividness=colorizer.vividness, provider=colorizer.provider)
-        writer.close({"command": "run", "context": context, "model": colorizer.model.path.name,
-                      "vividness": colorizer.vividness, "aggregate": scores or {},
-                      "counts": {"done": summary.done, "skipped": summary.skipped, "failed": summary.failed,
-                                 "unsupported": summary.unsupported}})
+    if report is not None:
         click.echo(f"report: {report}", err=as_json)
     finish(summary, "run", as_json, {"model": str(colorizer.model.path), "vividness": colorizer.vividness,
                                       "scores": scores,
