@@ -31,7 +31,7 @@ def export(checkpoint: Path, output, opset, simplify, working_size, test_flip, f
            calib, vividness_curve, default_vividness) -> None:
     """Export a training checkpoint to a verified, self-describing ONNX model.
 
-    Needs the train extra: pip install "colorbatch[train]".
+    Needs the train extra and a runtime to verify with: pip install "colorbatch[cpu,train]".
     """
     require_torch("export")
     from colorbatch.export.onnx_export import export_checkpoint
