@@ -1,6 +1,7 @@
 """The report of a colorize run (``.json``, ``.csv`` or ``.html``): one row per image, and a
 header with how it was made, the counts and the scores. ``colorbatch run --report`` and
-``Colorizer.run(..., report=...)`` both write it through this module."""
+``Colorizer.run(..., report=...)`` both write it through this module; ``report_context`` (how a
+report was made) serves ``score``'s reports too."""
 
 from __future__ import annotations
 

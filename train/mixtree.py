@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+from colorbatch.discover import is_image_path, iter_images
 
 
 def link_class_folders(source: Path, out: Path) -> int:
@@ -26,7 +26,7 @@ def link_class_folders(source: Path, out: Path) -> int:
     for folder in sorted(p for p in source.iterdir() if p.is_dir()):
         target = out / f"{source.parent.name}-{source.name}-{folder.name}"
         target.mkdir(exist_ok=True)
-        for image in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        for image in sorted(p for p in folder.iterdir() if is_image_path(p)):
             if not (target / image.name).exists():
                 (target / image.name).hardlink_to(image)
             count += 1
@@ -39,7 +39,7 @@ def render_photos(source: Path, out: Path, scales: list[int], repeats: int = 1) 
     folder = out / f"photos-{source.name}"
     folder.mkdir(parents=True, exist_ok=True)
     count = 0
-    for path in sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+    for path in iter_images(source):
         with Image.open(path) as image:
             image = image.convert("RGB")
             for side in scales:

@@ -26,6 +26,7 @@ from onnx import numpy_helper
 from PIL import Image
 from torch import nn
 
+from colorbatch.discover import iter_images
 from colorbatch.errors import CheckpointError
 
 from .checkpoint import save_checkpoint
@@ -43,14 +44,15 @@ def _initializers(model: onnx.ModelProto) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _conv_norm_pairs(model: nn.Module) -> list[tuple[str, nn.Conv2d, nn.BatchNorm2d]]:
-    """Each convolution with the BatchNorm registered right after it (the order forward uses them)."""
+def _conv_norm_pairs(model: nn.Module) -> list[tuple[str, nn.Conv2d, str, nn.BatchNorm2d]]:
+    """Each convolution with the BatchNorm registered right after it (the order forward uses
+    them), both with their names."""
     pairs, pending = [], None
     for name, module in model.named_modules():
         if isinstance(module, nn.Conv2d):
             pending = (name, module)
         elif isinstance(module, nn.BatchNorm2d) and pending is not None:
-            pairs.append((*pending, module))
+            pairs.append((*pending, name, module))
             pending = None
     return pairs
 
@@ -60,7 +62,7 @@ def load_folded_weights(model: nn.Module, arrays: dict[str, np.ndarray]) -> None
     other parameter or buffer by name. A weight the export lacks (the class head) keeps its init."""
     state = model.state_dict()
     loaded = set()
-    for name, conv, norm in _conv_norm_pairs(model):
+    for name, conv, norm_name, norm in _conv_norm_pairs(model):
         weight, bias = arrays.get(f"{name}.weight"), arrays.get(f"{name}.weight{FOLDED_BIAS}")
         if weight is None or bias is None:
             raise CheckpointError(f"the ONNX model has no folded weights for {name}")
@@ -68,7 +70,8 @@ def load_folded_weights(model: nn.Module, arrays: dict[str, np.ndarray]) -> None
         norm.reset_parameters()
         norm.running_var.fill_(1 - norm.eps)  # so that sqrt(var + eps) == 1
         norm.bias.data.copy_(torch.from_numpy(bias))
-        loaded |= {f"{name}.weight"} | {k for k in state if k.startswith(f"{_norm_name(model, norm)}.")}
+        loaded.add(f"{name}.weight")
+        loaded.update(f"{norm_name}.{key}" for key in norm.state_dict())
     for key in state:
         if key in loaded or key not in arrays:
             continue
@@ -78,10 +81,6 @@ def load_folded_weights(model: nn.Module, arrays: dict[str, np.ndarray]) -> None
     missing = [k for k in state if k not in loaded and not k.startswith(rebuilt)]
     if missing:
         raise CheckpointError(f"the ONNX model lacks {len(missing)} weights, e.g. {', '.join(missing[:3])}")
-
-
-def _norm_name(model: nn.Module, norm: nn.Module) -> str:
-    return next(name for name, module in model.named_modules() if module is norm)
 
 
 def _buffers_from_graph(model: nn.Module, arrays: dict[str, np.ndarray]) -> None:
@@ -117,12 +116,14 @@ def calibrate(model: nn.Module, gray: torch.Tensor) -> None:
 
 
 def _calibration_batch(folder: Path, size: int, count: int = 256, seed: int = 0) -> torch.Tensor:
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    paths = list(iter_images(folder))
     if not paths:
         raise CheckpointError(f"{folder}: no images to calibrate on")
     chosen = np.random.default_rng(seed).choice(len(paths), min(count, len(paths)), replace=False)
-    gray = [np.asarray(Image.open(paths[i]).convert("L").resize((size, size), Image.Resampling.BICUBIC))
-            for i in chosen]
+    gray = []
+    for i in chosen:
+        with Image.open(paths[i]) as image:
+            gray.append(np.asarray(image.convert("L").resize((size, size), Image.Resampling.BICUBIC)))
     return torch.from_numpy(np.stack(gray)).float().div_(255)[:, None]
 
 

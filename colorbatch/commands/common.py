@@ -152,14 +152,6 @@ def print_json(payload: dict) -> None:
     click.echo(json.dumps(json_safe(payload)))
 
 
-def report_writer(path: Path | None):
-    if path is None:
-        return None
-    from colorbatch.report import ReportWriter
-
-    return ReportWriter(path)
-
-
 def print_scores(aggregate: dict, baseline: dict | None, err: bool = False) -> None:
     from colorbatch.scoring import format_db
 

@@ -9,7 +9,7 @@ import click
 
 from colorbatch.errors import printable
 
-from .common import bar_width, print_json, print_scores, report_writer
+from .common import bar_width, print_json, print_scores
 
 
 def _check_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
@@ -30,10 +30,11 @@ def _check_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
 def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Path | None, quiet: bool,
           as_json: bool) -> None:
     """PSNR, SSIM and colourfulness of PRED images against TRUTH, paired by relative path."""
+    from colorbatch.report import ReportWriter
     from colorbatch.run_report import report_context
     from colorbatch.scoring import score_trees
 
-    writer = report_writer(report)
+    writer = ReportWriter(report) if report is not None else None
     bar = None
     if not quiet and sys.stderr.isatty():
         from tqdm import tqdm
