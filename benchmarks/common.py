@@ -83,7 +83,7 @@ def machine() -> dict[str, str]:
 def write_results(name: str, rows: list[dict], extra: dict | None = None) -> None:
     """Print a Markdown table and store it with the raw rows in benchmarks/results/."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    keys = list(rows[0])
+    keys = list(dict.fromkeys(key for row in rows for key in row))  # every row's columns, first seen first
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(_cell(row.get(k)) for k in keys) + " |" for row in rows]
     table = "\n".join(lines)

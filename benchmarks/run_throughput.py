@@ -74,7 +74,7 @@ def worker_model_only(model: str, source: str, out: str) -> dict:
 
     from colorbatch.colorize import ColorModel, network_input
     from colorbatch.imaging import decode
-    from colorbatch.pipeline import RunOptions
+    from colorbatch.jobs import RunOptions
 
     colorizer = ColorModel(model, device="cpu")
     decoded = [decode(p) for p in _files(Path(source), None)]
@@ -104,10 +104,13 @@ class _PassThrough:
 
 
 def worker_io_only(model: str, source: str, out: str) -> dict:
-    from colorbatch.pipeline import Pipeline, RunOptions
+    from colorbatch.engine import run_tree
+    from colorbatch.jobs import RunOptions
+    from colorbatch.pipeline import ColorizeWork
 
     shutil.rmtree(out, ignore_errors=True)
-    summary = Pipeline(_PassThrough(), RunOptions()).run(Path(source), Path(out))
+    options = RunOptions()
+    summary = run_tree(Path(source), Path(out), ColorizeWork(None, options, model=_PassThrough()), options)
     return {"images": summary.done, "seconds": summary.seconds}
 
 

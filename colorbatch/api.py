@@ -4,6 +4,7 @@
     colorizer = Colorizer()                      # bundled model, CUDA when it really runs
     colour = colorizer.colorize(Image.open("old.jpg"))
     summary = colorizer.run("scans/", "coloured/")
+    summary = colorizer.run("scans/", "coloured/", distributor=DaskDistributor("tcp://head:8786"))
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from colorbatch import colorize
-from colorbatch.pipeline import Pipeline, Result, RunOptions, RunSummary
+from colorbatch.engine import Distributor, run_tree
+from colorbatch.jobs import Result, RunOptions, RunSummary
+from colorbatch.pipeline import ColorizeWork
 from colorbatch.run_report import RunReport, report_context
 
 
@@ -21,23 +24,20 @@ class Colorizer(colorize.ColorModel):
 
     def run(self, source: str | Path, out: str | Path, options: RunOptions | None = None,
             on_result: Callable[[Result], None] | None = None, report: str | Path | None = None,
-            context: dict | None = None, **overrides) -> RunSummary:
+            context: dict | None = None, distributor: Distributor | None = None, **overrides) -> RunSummary:
         """Colorize a tree (or one file) into ``out``; options as in ``RunOptions``. ``report``
         (.json, .csv or .html) also writes the run's report, as ``colorbatch run --report`` does;
-        ``context`` replaces the report's description of how it was made."""
+        ``context`` replaces the report's description of how it was made. ``distributor`` runs the
+        work elsewhere (``colorbatch.cluster.DaskDistributor``); by default, in this process."""
         options = options or RunOptions(**overrides)
-        if report is None:
-            return Pipeline(self, options, on_result).run(Path(source), Path(out))
-        writer = RunReport(Path(report))
-        observer = on_result or (lambda result: None)
-
-        def both(result: Result) -> None:
-            writer.add(result)
-            observer(result)
-
-        summary = Pipeline(self, options, both).run(Path(source), Path(out))
-        if context is None:
-            context = report_context(input=Path(source), output=Path(out), truth=options.truth,
-                                     model=self.model.path, vividness=self.vividness, provider=self.provider)
-        writer.close(summary, context, self.model.path.name, self.vividness)
+        writer = RunReport(Path(report)) if report is not None else None
+        observers = [observer for observer in (writer.add if writer else None, on_result) if observer is not None]
+        work = ColorizeWork(self.spec, options, model=self)
+        summary = run_tree(Path(source), Path(out), work, options, distributor, observers, provider=self.provider)
+        summary.peak_pixels_in_flight = work.peak_pixels_in_flight
+        if writer is not None:
+            if context is None:
+                context = report_context(input=Path(source), output=Path(out), truth=options.truth,
+                                         model=self.model.path, vividness=self.vividness, provider=summary.provider)
+            writer.close(summary, context, self.model.path.name, self.vividness)
         return summary

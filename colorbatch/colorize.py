@@ -8,6 +8,8 @@ every output has its input's size and brightness, whatever the model outputs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -70,6 +72,18 @@ def recombine(luma: np.ndarray, rgb_net: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to load a ``ColorModel`` again in another process (a cluster worker): its arguments,
+    with the model file as an absolute path (None: the bundled model of that installation)."""
+
+    model: str | None = None
+    device: str = "auto"
+    threads: int | None = None
+    size: int | None = None
+    vividness: float | None = None
+
+
 class ColorModel:
     """A model plus the pre- and post-processing around it: images in, colour images out
     (``colorbatch.Colorizer`` adds running it over folders).
@@ -82,6 +96,8 @@ class ColorModel:
                  size: int | None = None, vividness: float | None = None) -> None:
         self.model = OnnxColorModel(model, device=device, threads=threads, vividness=vividness)
         self.size = size
+        self.spec = ModelSpec(str(Path(model).resolve()) if model is not None else None, device, threads, size,
+                              vividness)
 
     @property
     def vividness(self) -> float | None:

@@ -78,5 +78,12 @@ class RuntimeMissingError(ColorbatchError):
     exit_code = 11
 
 
+class ClusterError(ColorbatchError):
+    """``--distributor dask`` cannot run: Dask is not installed, the scheduler cannot be reached,
+    or no worker joined it."""
+
+    exit_code = 12
+
+
 class ImageError(ColorbatchError):
     """One image cannot be read or written; reported per file, never fatal to a batch."""

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from colorbatch.atomic import write_atomic
 from colorbatch.color import gray_u8
+from colorbatch.engine import Distributor, Record, Stopped, run_bounded, run_tree
 from colorbatch.errors import ImageError
 from colorbatch.imaging import encode, peek_pixels, read_rgb_and_metadata
-from colorbatch.pipeline import Job, Result, RunOptions, RunSummary, Status, check_paths, plan_jobs
+from colorbatch.jobs import Job, Result, RunOptions, RunSummary, Status
 
 
-def _gray_file(job: Job, max_pixels: int) -> Result:
+def gray_file(job: Job, max_pixels: int) -> Result:
+    """Write the gray copy of one image."""
     try:
         rgb, metadata = read_rgb_and_metadata(job.source, max_pixels)
         write_atomic(job.target, encode(gray_u8(rgb), None, job.target.suffix, metadata=metadata))
@@ -25,44 +27,36 @@ def _gray_file(job: Job, max_pixels: int) -> Result:
     return Result(job.source, job.target, Status.DONE)
 
 
-def gray_tree(source: Path, out: Path, options: RunOptions,
-              on_result: Callable[[Result], None] | None = None) -> RunSummary:
+@dataclass
+class GrayWork:
+    """Gray copies as the engine's kind of work: one file per thread (decoding and encoding
+    release the GIL), at most 4 files per thread queued and within the pixel budget."""
+
+    options: RunOptions
+
+    def _gray(self, job: Job) -> Result:
+        return gray_file(job, self.options.max_pixels)
+
+    def process(self, jobs: Iterator[Job], record: Record, stopped: Stopped) -> None:
+        def settle(job: Job, future: Future) -> None:
+            record(future.result())
+
+        with ThreadPoolExecutor(self.options.workers, "gray") as pool:
+            run_bounded(pool, self._gray, jobs, settle, stopped, window=4 * self.options.workers,
+                        weigh=lambda job: peek_pixels(job.source), budget=self.options.pixel_budget)
+
+    def process_chunk(self, jobs: list[Job]) -> list[Result]:
+        results: list[Result] = []
+        self.process(iter(jobs), results.append, lambda: False)
+        return results
+
+    def lost(self, job: Job, reason: str) -> Result:
+        return Result(job.source, job.target, Status.FAILED, reason)
+
+
+def gray_tree(source: Path, out: Path, options: RunOptions, on_result: Callable[[Result], None] | None = None,
+              distributor: Distributor | None = None) -> RunSummary:
     """Write gray copies of every image under ``source`` to the mirrored path under ``out``."""
-    check_paths(source, out)
-    summary = RunSummary(provider="none")
-    started = time.perf_counter()
-
-    stop = False
-
-    def record(result: Result) -> None:
-        nonlocal stop
-        summary.record(result)
-        stop = stop or (result.status is Status.FAILED and options.strict)
-        if on_result:
-            on_result(result)
-
-    with ThreadPoolExecutor(options.workers) as pool:
-        pending = []
-        try:
-            for item in plan_jobs(source, out, options):
-                if stop:  # --strict: no new work after the first failure
-                    break
-                if isinstance(item, Result):
-                    record(item)
-                    continue
-                pixels = peek_pixels(item.source)
-                # at most 4 files per worker queued, and together within the pixel budget (one may exceed it alone)
-                while pending and (len(pending) >= 4 * options.workers
-                                   or sum(p for _, p in pending) + pixels > options.pixel_budget):
-                    record(pending.pop(0)[0].result())
-                pending.append((pool.submit(_gray_file, item, options.max_pixels), pixels))
-        except KeyboardInterrupt:
-            summary.interrupted = True
-            for future, _ in pending:
-                future.cancel()
-        for future, _ in pending:
-            if not future.cancelled():
-                record(future.result())
-    summary.seconds = time.perf_counter() - started
-    return summary
+    observers = [on_result] if on_result is not None else []
+    return run_tree(Path(source), Path(out), GrayWork(options), options, distributor, observers, provider="none")
 

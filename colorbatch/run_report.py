@@ -12,7 +12,7 @@ from pathlib import Path
 
 from colorbatch import __version__
 from colorbatch.errors import printable
-from colorbatch.pipeline import Result, RunSummary, Status
+from colorbatch.jobs import Result, RunSummary, Status
 from colorbatch.report import ReportWriter
 
 

@@ -1,8 +1,10 @@
 """``colorbatch score``: PSNR/SSIM/colourfulness of predictions against ground truth.
 
-Predictions and truth pair by relative path, ignoring the extension. Pairs are scored in
-parallel (joblib) from a lazy generator and folded into ``Summary`` as they arrive, so memory
-does not grow with the number of images.
+Predictions and truth pair by relative path, ignoring the extension. Each pair is a job of the
+engine (``ScoreWork``): scored in chunks on this machine's processes (SSIM holds the GIL, so
+threads would not help) or on a Dask cluster, from a lazy plan, and folded into ``Summary`` in
+plan order as they arrive, so memory does not grow with the number of images and the numbers
+do not depend on where they were computed.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from joblib import Parallel, delayed
-
 from colorbatch.discover import iter_images
+from colorbatch.engine import Distributor, Record, Stopped, chunk_settler, chunked, execute, run_bounded
 from colorbatch.errors import ImageError, InvalidPathError
 from colorbatch.imaging import read_rgb
+from colorbatch.jobs import Job
 from colorbatch.pairing import AmbiguousPartnerError, find_partner
-from colorbatch.summary import Summary, gray_baseline, score_pair
+from colorbatch.summary import ImageScore, Summary, gray_baseline, score_pair
+
+CHUNK = 64  # pairs per task on a local process: a task costs more than one small pair
 
 
 @dataclass
@@ -28,6 +32,8 @@ class ScoreResult:
     unmatched_pred: list[str] = field(default_factory=list)
     unmatched_truth: list[str] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False  # Ctrl-C: the scores are of the pairs finished before it
 
     @property
     def unmatched_count(self) -> int:
@@ -54,10 +60,9 @@ def score_files(relative: str, pred_path: str, truth_path: str, baseline: bool) 
     return row
 
 
-def iter_pairs(pred_dir: Path, truth_dir: Path, unmatched: list[str],
-               failed: list[dict]) -> Iterator[tuple[str, str, str]]:
-    """Pairs ``(relative, pred, truth)``; predictions without truth go to ``unmatched``, those
-    with several candidate truths to ``failed``."""
+def iter_pairs(pred_dir: Path, truth_dir: Path, unmatched: list[str], failed: list[dict]) -> Iterator[Job]:
+    """A job per pair (``source``: the prediction, ``target``: its truth); predictions without
+    truth go to ``unmatched``, those with several candidate truths to ``failed``."""
     for pred in iter_images(pred_dir):
         relative = pred.relative_to(pred_dir)
         try:
@@ -68,7 +73,7 @@ def iter_pairs(pred_dir: Path, truth_dir: Path, unmatched: list[str],
         if truth is None:
             unmatched.append(relative.as_posix())
         else:
-            yield relative.as_posix(), str(pred), str(truth)
+            yield Job(pred, relative, truth)
 
 
 def truth_without_prediction(pred_dir: Path, truth_dir: Path) -> Iterator[str]:
@@ -82,9 +87,39 @@ def truth_without_prediction(pred_dir: Path, truth_dir: Path) -> Iterator[str]:
             yield relative.as_posix()
 
 
-def _fold(summary: Summary, row: dict, prefix: str = "") -> None:
-    from colorbatch.summary import ImageScore
+@dataclass
+class ScoreWork:
+    """Scoring as the engine's kind of work: a row per pair, as ``score_files`` makes it."""
 
+    baseline: bool = False
+    jobs: int = -1  # processes on this machine; -1: all cores
+
+    def _row(self, job: Job) -> dict:
+        return score_files(job.relative.as_posix(), str(job.source), str(job.target), self.baseline)
+
+    def process_chunk(self, jobs: list[Job]) -> list[dict]:
+        return [self._row(job) for job in jobs]
+
+    def process(self, jobs: Iterator[Job], record: Record, stopped: Stopped) -> None:
+        from joblib import cpu_count
+        from joblib.externals.loky import get_reusable_executor
+
+        processes = cpu_count() if self.jobs == -1 else self.jobs
+        if processes == 1:
+            for job in jobs:
+                if stopped():
+                    break
+                record(self._row(job))
+            return
+        run_bounded(get_reusable_executor(max_workers=processes), self.process_chunk, chunked(jobs, CHUNK),
+                    chunk_settler(self, record), stopped, window=4 * processes)
+
+    def lost(self, job: Job, reason: str) -> dict:
+        return {"image": job.relative.as_posix(), "prediction": str(job.source), "truth": str(job.target),
+                "error": reason}
+
+
+def _fold(summary: Summary, row: dict, prefix: str = "") -> None:
     summary.add(
         ImageScore(psnr=row[f"{prefix}psnr"], mse=row[f"{prefix}mse"], ssim=row[f"{prefix}ssim"],
                    colourfulness=0.0 if prefix else row["colourfulness"],
@@ -94,15 +129,15 @@ def _fold(summary: Summary, row: dict, prefix: str = "") -> None:
 
 
 def score_trees(pred_dir: Path, truth_dir: Path, jobs: int = -1, baseline: bool = False,
-                on_row: Callable[[dict], None] | None = None) -> ScoreResult:
-    """Score every prediction under ``pred_dir`` against ``truth_dir``."""
+                on_row: Callable[[dict], None] | None = None, distributor: Distributor | None = None) -> ScoreResult:
+    """Score every prediction under ``pred_dir`` against ``truth_dir`` (on ``distributor``;
+    by default on ``jobs`` processes here)."""
     for folder, label in ((pred_dir, "prediction"), (truth_dir, "truth")):
         if not Path(folder).is_dir():
             raise InvalidPathError(f"{folder}: {label} folder does not exist")
     result = ScoreResult(Summary(), Summary() if baseline else None)
-    pairs = iter_pairs(Path(pred_dir), Path(truth_dir), result.unmatched_pred, result.failed)
-    parallel = Parallel(n_jobs=jobs, return_as="generator", batch_size=64, pre_dispatch="8*n_jobs")
-    for row in parallel(delayed(score_files)(rel, p, t, baseline) for rel, p, t in pairs):
+
+    def fold(row: dict) -> None:
         if "error" in row:
             result.failed.append({"image": row["image"], "error": row["error"]})
         else:
@@ -111,7 +146,12 @@ def score_trees(pred_dir: Path, truth_dir: Path, jobs: int = -1, baseline: bool 
                 _fold(result.baseline, row, prefix="baseline_")
         if on_row is not None:
             on_row(row)
-    result.unmatched_truth = list(truth_without_prediction(Path(pred_dir), Path(truth_dir)))
+
+    pairs = iter_pairs(Path(pred_dir), Path(truth_dir), result.unmatched_pred, result.failed)
+    outcome = execute(pairs, ScoreWork(baseline, jobs), distributor, [fold])
+    result.seconds, result.interrupted = outcome.seconds, outcome.interrupted
+    if not result.interrupted:
+        result.unmatched_truth = list(truth_without_prediction(Path(pred_dir), Path(truth_dir)))
     return result
 
 

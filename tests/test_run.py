@@ -10,7 +10,7 @@ from colorbatch.cli import cli
 from colorbatch.color import gray_u8, luminance
 from colorbatch.discover import in_shard
 from colorbatch.errors import BatchFailedError, DeviceError, InvalidPathError
-from colorbatch.pipeline import RunOptions
+from colorbatch.jobs import RunOptions
 from tests.conftest import random_rgb
 
 
@@ -351,7 +351,7 @@ def test_strict_gray_stops_at_the_first_failed_file(tmp_path, rng):
 
 
 def test_results_carry_a_status_enum_that_reads_as_its_word(tmp_path, tiny_onnx):
-    from colorbatch.pipeline import Status
+    from colorbatch.jobs import Status
 
     (tmp_path / "in").mkdir()
     Image.new("L", (16, 16), 90).save(tmp_path / "in" / "a.png")

@@ -43,6 +43,32 @@ def walk_options(command):
     return command
 
 
+def distribute_options(command):
+    """Where the work runs (run, gray, score): this machine, or a Dask cluster."""
+    for option in reversed([
+        click.option("--distributor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+                     help="local: this process's threads; dask: tasks of 64 files on a Dask cluster "
+                          '(pip install "colorbatch[dask]").'),
+        click.option("--scheduler", metavar="tcp://HOST:PORT",
+                     help="The Dask scheduler (with --distributor dask; default: a cluster on this machine)."),
+        click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+                     help="With --distributor dask: tries again of a task that failed or lost its worker."),
+    ]):
+        command = option(command)
+    return command
+
+
+def distributor_from(name: str, scheduler: str | None, retries: int):
+    """The distributor the options ask for; None is this process."""
+    if name == "local":
+        if scheduler is not None:
+            raise click.BadParameter("needs --distributor dask", param_hint="--scheduler")
+        return None
+    from colorbatch.cluster import DaskDistributor
+
+    return DaskDistributor(scheduler, retries=retries)
+
+
 def shard_from_text(text: str | None) -> tuple[int, int] | None:
     from colorbatch.discover import parse_shard
 

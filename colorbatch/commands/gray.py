@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import Progress, finish, shard_from_text, walk_options
+from .common import Progress, distribute_options, distributor_from, finish, shard_from_text, walk_options
 
 
 @click.command()
@@ -15,16 +15,19 @@ from .common import Progress, finish, shard_from_text, walk_options
 @click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp", "same"]), default="png",
               show_default=True, help="Output format; png keeps the gray values exact.")
 @walk_options
-def gray(source: Path, dest: Path, fmt: str, workers, overwrite, shard, strict, quiet, as_json, max_pixels) -> None:
+@distribute_options
+def gray(source: Path, dest: Path, fmt: str, workers, overwrite, shard, strict, quiet, as_json, max_pixels,
+         distributor, scheduler, retries) -> None:
     """Write BT.601 gray copies of every image under SRC to DST, mirroring the tree."""
     from colorbatch.grayscale import gray_tree
-    from colorbatch.pipeline import RunOptions
+    from colorbatch.jobs import RunOptions
 
     options = RunOptions(workers=workers, fmt=fmt, overwrite=overwrite, shard=shard_from_text(shard), strict=strict,
                          max_pixels=max_pixels)
+    cluster = distributor_from(distributor, scheduler, retries)
     progress = Progress(quiet, source=source)
     try:
-        summary = gray_tree(source, dest, options, on_result=progress)
+        summary = gray_tree(source, dest, options, on_result=progress, distributor=cluster)
     finally:
         progress.close()
     finish(summary, "gray", as_json)

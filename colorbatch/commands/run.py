@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from .common import Progress, finish, print_scores, shard_from_text, walk_options
+from .common import (
+    Progress,
+    distribute_options,
+    distributor_from,
+    finish,
+    print_scores,
+    shard_from_text,
+    walk_options,
+)
 
 
 def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -42,8 +50,10 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option("--truth", type=click.Path(path_type=Path), help="Colour originals: score outputs on the fly.")
 @click.option("--report", type=click.Path(path_type=Path), help="Per-image report (.json, .csv or .html).")
 @walk_options
+@distribute_options
 def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, size, fmt, quality, vividness, truth,
-        report, workers, overwrite, shard, strict, quiet, as_json, max_pixels) -> None:
+        report, workers, overwrite, shard, strict, quiet, as_json, max_pixels, distributor, scheduler,
+        retries) -> None:
     """Colorize every image under INPUT (a folder tree or one file) into OUT, mirroring the tree.
 
     The network sees each image at the model's working size (its short side; `colorbatch info`
@@ -52,11 +62,12 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, siz
     OUT writes that file.
     """
     from colorbatch.api import Colorizer
-    from colorbatch.pipeline import RunOptions
+    from colorbatch.jobs import RunOptions
 
     options = RunOptions(batch_size=batch_size, workers=workers, fmt=fmt, quality=quality,
                          overwrite=overwrite, shard=shard_from_text(shard), strict=strict, truth=truth,
                          max_pixels=max_pixels)
+    cluster = distributor_from(distributor, scheduler, retries)
     colorizer = Colorizer(model, device=device, threads=threads, size=size, vividness=vividness)
     if not quiet:
         shown = "" if colorizer.vividness is None else f", vividness {colorizer.vividness:g}"
@@ -64,7 +75,7 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, siz
                    err=True)
     progress = Progress(quiet, source=input_path)
     try:
-        summary = colorizer.run(input_path, out_dir, options, on_result=progress, report=report)
+        summary = colorizer.run(input_path, out_dir, options, on_result=progress, report=report, distributor=cluster)
     finally:
         progress.close()
     scores = summary.scores.aggregate() if summary.scores is not None else None

@@ -9,7 +9,7 @@ import click
 
 from colorbatch.errors import printable
 
-from .common import bar_width, print_json, print_scores
+from .common import bar_width, distribute_options, distributor_from, print_json, print_scores
 
 
 def _check_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
@@ -27,13 +27,15 @@ def _check_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--report", type=click.Path(path_type=Path), help="Write a .json, .csv or .html report.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object on stdout.")
+@distribute_options
 def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Path | None, quiet: bool,
-          as_json: bool) -> None:
+          as_json: bool, distributor: str, scheduler: str | None, retries: int) -> None:
     """PSNR, SSIM and colourfulness of PRED images against TRUTH, paired by relative path."""
     from colorbatch.report import ReportWriter
     from colorbatch.run_report import report_context
     from colorbatch.scoring import score_trees
 
+    cluster = distributor_from(distributor, scheduler, retries)
     writer = ReportWriter(report) if report is not None else None
     bar = None
     if not quiet and sys.stderr.isatty():
@@ -48,10 +50,13 @@ def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Pa
             bar.update(1)
 
     try:
-        result = score_trees(pred_dir, truth_dir, jobs=jobs, baseline=baseline, on_row=on_row)
+        result = score_trees(pred_dir, truth_dir, jobs=jobs, baseline=baseline, on_row=on_row, distributor=cluster)
     finally:
         if bar is not None:
             bar.close()
+    if result.interrupted:
+        click.echo(f"interrupted: score: {result.summary.count} pairs scored, no report written", err=True)
+        sys.exit(130)
     aggregate = result.summary.aggregate()
     baseline_aggregate = result.baseline.aggregate() if result.baseline else None
     print_scores(aggregate, baseline_aggregate, err=as_json)

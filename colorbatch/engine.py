@@ -1,0 +1,177 @@
+"""The batch engine: one way to execute a plan, whatever the kind of job.
+
+A plan (``jobs.plan_jobs`` for run and gray, pairs for score) yields ``Job``s and the results
+decided without work (skipped, not an image, refused). The engine hands the jobs to a
+distributor, which runs them as their kind of work (``Work``) asks: in this process
+(``LocalDistributor``, the default) or in chunks on a Dask cluster
+(``colorbatch.cluster.DaskDistributor``). Every result, decided or worked, reaches the observers
+(the summary, the progress bar, a report) here, in the order it arrives; ``stop_on`` (--strict)
+ends the plan at the first result it matches.
+
+    plan -> distributor -> work -> results -> observers
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, wait
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any, Protocol
+
+from colorbatch.jobs import Job, RunOptions, RunSummary, Status, check_paths, plan_jobs
+from colorbatch.summary import Summary
+
+Record = Callable[[Any], None]
+Stopped = Callable[[], bool]
+
+
+class Work(Protocol):
+    """A kind of job: colorize (``pipeline.ColorizeWork``), gray (``grayscale.GrayWork``) or score
+    (``scoring.ScoreWork``). It pickles, so that it can travel to cluster workers."""
+
+    def process(self, jobs: Iterator[Job], record: Record, stopped: Stopped) -> None:
+        """Run a stream of jobs in this process with the work's own parallelism, ``record`` each
+        result as it finishes, and take no further job once ``stopped()``."""
+
+    def process_chunk(self, jobs: list[Job]) -> list:
+        """Run a few jobs where this is called (a cluster worker); the result of each."""
+
+    def lost(self, job: Job, reason: str) -> Any:
+        """The failed result of a job whose chunk could not run, with the reason."""
+
+
+class Distributor(Protocol):
+    description: str  # where the work ran, for the summary line
+
+    def distribute(self, work: Work, jobs: Iterator[Job], record: Record, stopped: Stopped) -> None: ...
+
+
+class LocalDistributor:
+    """This machine: the work streams the jobs through its own threads or processes."""
+
+    description = ""
+
+    def distribute(self, work: Work, jobs: Iterator[Job], record: Record, stopped: Stopped) -> None:
+        work.process(jobs, record, stopped)
+
+
+@dataclass
+class Outcome:
+    seconds: float
+    interrupted: bool  # Ctrl-C: what was recorded is what finished before it
+
+
+def execute(plan: Iterable, work: Work, distributor: Distributor | None = None,
+            observers: Sequence[Record] = (), stop_on: Callable[[Any], bool] | None = None) -> Outcome:
+    """Run every job of ``plan`` through ``distributor`` (default: this process) and pass each
+    result, in the order it arrives, to every observer."""
+    distributor = distributor or LocalDistributor()
+    stop = False
+
+    def record(result: Any) -> None:
+        nonlocal stop
+        for observer in observers:
+            observer(result)
+        stop = stop or (stop_on is not None and stop_on(result))
+
+    def jobs() -> Iterator[Job]:
+        for item in plan:
+            if stop:
+                return
+            if isinstance(item, Job):
+                yield item
+            else:
+                record(item)
+
+    started = time.perf_counter()
+    try:
+        distributor.distribute(work, jobs(), record, lambda: stop)
+    except KeyboardInterrupt:
+        return Outcome(time.perf_counter() - started, interrupted=True)
+    return Outcome(time.perf_counter() - started, interrupted=False)
+
+
+def run_tree(source: Path, out: Path, work: Work, options: RunOptions, distributor: Distributor | None = None,
+             observers: Sequence[Record] = (), provider: str = "") -> RunSummary:
+    """Mirror the tree ``source`` into ``out`` with ``work`` (run and gray): plan, execute, and
+    count every result into the returned summary."""
+    check_paths(source, out)
+    summary = RunSummary(provider=provider, scores=Summary() if options.truth is not None else None)
+    outcome = execute(plan_jobs(source, out, options), work, distributor, [summary.record, *observers],
+                      stop_on=_failed if options.strict else None)
+    summary.seconds, summary.interrupted = outcome.seconds, outcome.interrupted
+    if distributor is not None and distributor.description:  # the workers chose their own providers
+        summary.provider = distributor.description
+    return summary
+
+
+def _failed(result) -> bool:
+    return result.status is Status.FAILED
+
+
+def chunked(jobs: Iterable[Job], size: int) -> Iterator[list[Job]]:
+    """Lists of ``size`` jobs (the last may be shorter), drawn lazily."""
+    iterator = iter(jobs)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def run_bounded(executor: Executor, fn: Callable[[Any], Any], items: Iterable, settle: Callable[[Any, Future], None],
+                stopped: Stopped, window: int, weigh: Callable[[Any], int] | None = None,
+                budget: int | None = None) -> None:
+    """Submit ``fn(item)`` for each item with at most ``window`` in flight (and, with ``weigh``, at
+    most ``budget`` of weight together; a heavier item runs alone), and ``settle(item, future)``
+    each in the order submitted. Memory stays bounded however long ``items`` is.
+
+    On Ctrl-C the queued items are cancelled, the ones already running are settled, and the
+    interruption goes on up.
+    """
+    pending: deque[tuple[Any, Future, int]] = deque()
+    weight = 0
+
+    def settle_oldest() -> None:
+        nonlocal weight
+        item, future, item_weight = pending[0]
+        wait([future])  # an interruption while waiting leaves it queued, to be settled below
+        pending.popleft()
+        weight -= item_weight
+        if not future.cancelled():
+            settle(item, future)
+
+    try:
+        for item in items:
+            if stopped():
+                break
+            item_weight = weigh(item) if weigh is not None else 0
+            while pending and (len(pending) >= window or (budget is not None and weight + item_weight > budget)):
+                settle_oldest()
+            pending.append((item, executor.submit(fn, item), item_weight))
+            weight += item_weight
+    except KeyboardInterrupt:
+        for _, future, _ in pending:
+            future.cancel()
+        while pending:
+            settle_oldest()
+        raise
+    while pending:
+        settle_oldest()
+
+
+def chunk_settler(work: Work, record: Record) -> Callable[[list[Job], Future], None]:
+    """Settles a chunk's future: each of its results, or, when the chunk itself failed (its
+    worker died, on every retry), one failed result per job naming the reason."""
+
+    def settle(chunk: list[Job], future: Future) -> None:
+        try:
+            results = future.result()
+        except Exception as exc:  # whatever killed the task: the jobs fail, the batch goes on
+            reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+            results = [work.lost(job, f"{job.source}: its task failed ({reason})") for job in chunk]
+        for result in results:
+            record(result)
+
+    return settle

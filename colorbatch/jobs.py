@@ -1,0 +1,209 @@
+"""What a batch is made of: its options, its jobs (one input file mapped to one output), the
+typed result of each, the run's summary, and the plan that turns a tree into jobs.
+
+``run`` and ``gray`` plan with ``plan_jobs``; ``score`` makes its jobs from pairs. The engine
+(``colorbatch.engine``) executes any plan, on this machine or on a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from colorbatch.discover import in_shard, is_image_path, iter_files
+from colorbatch.errors import InvalidPathError
+from colorbatch.imaging import DEFAULT_MAX_PIXELS, output_suffix
+from colorbatch.summary import ImageScore, Summary
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    batch_size: int = 16
+    workers: int = 4
+    fmt: str = "png"
+    quality: int = 95
+    overwrite: bool = False
+    shard: tuple[int, int] | None = None
+    strict: bool = False
+    truth: Path | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    # Images between decode and the end of their write hold at most this many pixels together
+    # (one image larger than that still runs, alone): memory is bounded by pixels, not file count.
+    pixel_budget: int = DEFAULT_MAX_PIXELS
+
+
+@dataclass
+class Job:
+    source: Path
+    relative: Path
+    target: Path
+
+
+class Status(str, Enum):
+    """What happened to one input. A ``str`` enum: reports and JSON show the plain word."""
+
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    UNSUPPORTED = "unsupported"  # not an image type colorbatch reads; counted, never an error
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Result:
+    """What happened to one input: its ``Status``, and the reason where it was not done."""
+
+    source: Path
+    target: Path | None
+    status: Status
+    reason: str = ""
+    psnr: float | None = None
+    ssim: float | None = None
+    truth: Path | None = None
+    colourfulness: float | None = None
+    colourfulness_truth: float | None = None
+    mse: float | None = None
+    pixels: int = 0  # of the output, where it was scored (pooled PSNR weighs by pixels)
+
+    @property
+    def score(self) -> ImageScore | None:
+        """The output's scores against its truth (``run --truth``), when it was scored."""
+        if self.psnr is None:
+            return None
+        return ImageScore(self.psnr, self.mse, self.ssim, self.colourfulness, self.colourfulness_truth)
+
+
+@dataclass
+class RunSummary:
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    unsupported: int = 0
+    seconds: float = 0.0
+    provider: str = ""
+    failures: list[Result] = field(default_factory=list)
+    scores: Summary | None = None
+    interrupted: bool = False  # Ctrl-C: the counts are what finished before it
+    peak_pixels_in_flight: int = 0  # the most pixels decoded-but-not-written at any time
+
+    def record(self, result: Result) -> None:
+        """Count one result under its status (and fold in its scores, when it has any)."""
+        if result.status is Status.DONE:
+            self.done += 1
+            if self.scores is not None and result.score is not None:
+                self.scores.add(result.score, result.pixels)
+        elif result.status is Status.SKIPPED:
+            self.skipped += 1
+        elif result.status is Status.UNSUPPORTED:
+            self.unsupported += 1
+        else:
+            self.failed += 1
+            self.failures.append(result)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+
+def check_paths(source: Path, out: Path) -> None:
+    """Refuse a missing input, an output folder that is the input folder, inside it or around it,
+    and an output that exists and is not a folder."""
+    if not source.exists():
+        raise InvalidPathError(f"{source}: no such file or folder")
+    src, dst = source.resolve(), out.resolve()
+    if src.is_dir():
+        if dst == src or src in dst.parents:
+            raise InvalidPathError(f"output folder {out} is inside the input folder {source}; choose another")
+        if dst in src.parents:
+            raise InvalidPathError(f"input folder {source} is inside the output folder {out}; choose another")
+    if dst.exists() and not dst.is_dir() and single_file_target(source, out) is None:
+        raise InvalidPathError(f"output {out} exists and is not a folder")
+
+
+def single_file_target(source: Path, out: Path) -> Path | None:
+    """``run photo.png out.png``: a single-file INPUT with an image file name as OUT writes that
+    file (its format from its extension); None when OUT is a folder."""
+    if source.is_file() and is_image_path(out) and not out.is_dir():
+        return out
+    return None
+
+
+def _linked_folder(target: Path, out: Path) -> Path | None:
+    """The first folder between ``out`` and ``target`` that is a symbolic link, if any: writing
+    through it would land outside OUT."""
+    folder = target.parent
+    while folder != out and out in folder.parents:
+        if folder.is_symlink():
+            return folder
+        folder = folder.parent
+    return None
+
+
+def _is_same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _unreadable_folder(error: OSError) -> Result:
+    folder = Path(error.filename) if error.filename else Path("?")
+    return Result(folder, None, Status.FAILED, f"{folder}: cannot list folder ({error.strerror or error})")
+
+
+def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Result]:
+    """Lazily map inputs to outputs; yields ``Result`` for files decided without work.
+
+    An output that would replace its own input is refused: for a single-file INPUT as an
+    ``InvalidPathError`` before anything is written, in a tree as that file's failure.
+    """
+    base = source if source.is_dir() else source.parent
+    claimed: dict[Path, Path] = {}  # outputs of the current folder only: collisions are per folder
+    folder = None
+    unreadable: list[OSError] = []
+    for path in iter_files(source, on_error=unreadable.append):
+        while unreadable:
+            yield _unreadable_folder(unreadable.pop(0))
+        relative = path.relative_to(base)
+        if not is_image_path(path):
+            reason = f"{path.suffix or 'no extension'} is not a supported image type"
+            yield Result(path, None, Status.UNSUPPORTED, reason)
+            continue
+        if not in_shard(relative, options.shard):
+            continue
+        if relative.parent != folder:
+            folder, claimed = relative.parent, {}
+        target = single_file_target(source, out) or out / relative.with_suffix(output_suffix(path, options.fmt))
+        if _is_same_file(target, path):
+            if source.is_file():
+                raise InvalidPathError(f"output {target} is the input {source} itself; choose another OUT")
+            yield Result(path, target, Status.FAILED, f"output {target} is its own input; refused")
+            continue
+        if (link := _linked_folder(target, out)) is not None:
+            yield Result(path, target, Status.FAILED, f"output folder {link} is a symbolic link; colorbatch never "
+                                                 "writes through links inside OUT")
+            continue
+        if target in claimed:
+            yield Result(path, target, Status.FAILED, f"output {target} would also be written from {claimed[target]}")
+            continue
+        claimed[target] = path
+        if _finished(target) and not options.overwrite:
+            yield Result(path, target, Status.SKIPPED, "output exists (use --overwrite)")
+            continue
+        yield Job(path, relative, target)
+    while unreadable:
+        yield _unreadable_folder(unreadable.pop(0))
+
+
+def _finished(target: Path) -> bool:
+    """An output a previous run completed: writes are atomic, so a non-empty file under the final
+    name is whole (an empty one is from elsewhere and is redone)."""
+    try:
+        return target.stat().st_size > 0
+    except OSError:
+        return False
