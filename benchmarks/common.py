@@ -85,7 +85,7 @@ def write_results(name: str, rows: list[dict], extra: dict | None = None) -> Non
     RESULTS.mkdir(parents=True, exist_ok=True)
     keys = list(dict.fromkeys(key for row in rows for key in row))  # every row's columns, first seen first
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(_cell(row.get(k)) for k in keys) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(row[k]) if k in row else "" for k in keys) + " |" for row in rows]
     table = "\n".join(lines)
     print(table)
     (RESULTS / f"{name}.md").write_text(table + "\n")

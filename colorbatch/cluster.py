@@ -26,6 +26,7 @@ from colorbatch.jobs import Job
 
 CHUNK_SIZE = 64  # files per task: large enough that scheduling is a small part of a task
 WORKER_WAIT_SECONDS = 60
+CONNECT_TIMEOUT = "10s"
 
 
 def import_distributed():
@@ -58,7 +59,7 @@ class DaskDistributor:
                     dashboard_address=None, silence_logs=logging.ERROR))
                 address = cluster.scheduler_address
             try:
-                client = stack.enter_context(distributed.Client(address, timeout="10s", set_as_default=False))
+                client = stack.enter_context(distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False))
             except (OSError, TimeoutError) as exc:
                 raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
             try:
