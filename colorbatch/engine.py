@@ -13,10 +13,11 @@ ends the plan at the first result it matches.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, wait
+from concurrent.futures import CancelledError, Executor, Future
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -136,7 +137,8 @@ def run_bounded(executor: Executor, fn: Callable[[Any], Any], items: Iterable, s
     def settle_oldest() -> None:
         nonlocal weight
         item, future, item_weight = pending[0]
-        wait([future])  # an interruption while waiting leaves it queued, to be settled below
+        with contextlib.suppress(CancelledError):
+            future.exception()  # waits; an interruption while waiting leaves it queued, to be settled below
         pending.popleft()
         weight -= item_weight
         if not future.cancelled():

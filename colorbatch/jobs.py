@@ -69,6 +69,7 @@ class Result:
     colourfulness_truth: float | None = None
     mse: float | None = None
     pixels: int = 0  # of the output, where it was scored (pooled PSNR weighs by pixels)
+    baseline: ImageScore | None = None  # score --baseline: the truth's gray copy against the truth
 
     @property
     def score(self) -> ImageScore | None:

@@ -18,9 +18,9 @@ from colorbatch.discover import iter_images
 from colorbatch.engine import Distributor, Record, Stopped, chunk_settler, chunked, execute, run_bounded
 from colorbatch.errors import ImageError, InvalidPathError
 from colorbatch.imaging import read_rgb
-from colorbatch.jobs import Job
+from colorbatch.jobs import Job, Result, Status
 from colorbatch.pairing import AmbiguousPartnerError, find_partner
-from colorbatch.summary import ImageScore, Summary, gray_baseline, score_pair
+from colorbatch.summary import Summary, gray_baseline, score_pair
 
 CHUNK = 64  # pairs per task on a local process: a task costs more than one small pair
 
@@ -40,23 +40,38 @@ class ScoreResult:
         return len(self.unmatched_pred) + len(self.unmatched_truth)
 
 
-def score_files(relative: str, pred_path: str, truth_path: str, baseline: bool) -> dict:
-    """One row: the metrics of a prediction file against its truth file (and the baseline's)."""
-    row: dict = {"image": relative, "prediction": pred_path, "truth": truth_path}
+def score_job(job: Job, baseline: bool = False) -> Result:
+    """The metrics of one prediction file (``job.source``) against its truth file (``job.target``),
+    and, with ``baseline``, of the truth's own gray copy."""
+    result = Result(job.source, None, Status.DONE, truth=job.target)
     try:
-        pred, truth = read_rgb(Path(pred_path)), read_rgb(Path(truth_path))
+        pred, truth = read_rgb(job.source), read_rgb(job.target)
         if pred.shape != truth.shape:
             raise ValueError(f"size mismatch: prediction {pred.shape[1]}x{pred.shape[0]}, "
                              f"truth {truth.shape[1]}x{truth.shape[0]}")
         score = score_pair(pred, truth)
     except (ImageError, ValueError) as exc:
-        row["error"] = str(exc)
-        return row
-    row.update(psnr=score.psnr, mse=score.mse, ssim=score.ssim, colourfulness=score.colourfulness,
-               colourfulness_truth=score.colourfulness_truth, pixels=pred.shape[0] * pred.shape[1])
+        result.status, result.reason = Status.FAILED, str(exc)
+        return result
+    result.psnr, result.mse, result.ssim = score.psnr, score.mse, score.ssim
+    result.colourfulness, result.colourfulness_truth = score.colourfulness, score.colourfulness_truth
+    result.pixels = pred.shape[0] * pred.shape[1]
     if baseline:
-        base = score_pair(gray_baseline(truth), truth)
-        row.update(baseline_psnr=base.psnr, baseline_mse=base.mse, baseline_ssim=base.ssim)
+        result.baseline = score_pair(gray_baseline(truth), truth)
+    return result
+
+
+def report_row(result: Result, relative: str) -> dict:
+    """A scored pair as a row of score's report."""
+    row: dict = {"image": relative, "prediction": str(result.source), "truth": str(result.truth)}
+    if result.status is Status.FAILED:
+        row["error"] = result.reason
+        return row
+    row.update(psnr=result.psnr, mse=result.mse, ssim=result.ssim, colourfulness=result.colourfulness,
+               colourfulness_truth=result.colourfulness_truth, pixels=result.pixels)
+    if result.baseline is not None:
+        row.update(baseline_psnr=result.baseline.psnr, baseline_mse=result.baseline.mse,
+                   baseline_ssim=result.baseline.ssim)
     return row
 
 
@@ -89,16 +104,13 @@ def truth_without_prediction(pred_dir: Path, truth_dir: Path) -> Iterator[str]:
 
 @dataclass
 class ScoreWork:
-    """Scoring as the engine's kind of work: a row per pair, as ``score_files`` makes it."""
+    """Scoring as the engine's kind of work: a ``Result`` with the metrics of each pair."""
 
     baseline: bool = False
     jobs: int = -1  # processes on this machine; -1: all cores
 
-    def _row(self, job: Job) -> dict:
-        return score_files(job.relative.as_posix(), str(job.source), str(job.target), self.baseline)
-
-    def process_chunk(self, jobs: list[Job]) -> list[dict]:
-        return [self._row(job) for job in jobs]
+    def process_chunk(self, jobs: list[Job]) -> list[Result]:
+        return [score_job(job, self.baseline) for job in jobs]
 
     def process(self, jobs: Iterator[Job], record: Record, stopped: Stopped) -> None:
         from joblib import cpu_count
@@ -109,43 +121,34 @@ class ScoreWork:
             for job in jobs:
                 if stopped():
                     break
-                record(self._row(job))
+                record(score_job(job, self.baseline))
             return
         run_bounded(get_reusable_executor(max_workers=processes), self.process_chunk, chunked(jobs, CHUNK),
                     chunk_settler(self, record), stopped, window=4 * processes)
 
-    def lost(self, job: Job, reason: str) -> dict:
-        return {"image": job.relative.as_posix(), "prediction": str(job.source), "truth": str(job.target),
-                "error": reason}
-
-
-def _fold(summary: Summary, row: dict, prefix: str = "") -> None:
-    summary.add(
-        ImageScore(psnr=row[f"{prefix}psnr"], mse=row[f"{prefix}mse"], ssim=row[f"{prefix}ssim"],
-                   colourfulness=0.0 if prefix else row["colourfulness"],
-                   colourfulness_truth=row["colourfulness_truth"]),
-        row["pixels"],
-    )
+    def lost(self, job: Job, reason: str) -> Result:
+        return Result(job.source, None, Status.FAILED, reason, truth=job.target)
 
 
 def score_trees(pred_dir: Path, truth_dir: Path, jobs: int = -1, baseline: bool = False,
                 on_row: Callable[[dict], None] | None = None, distributor: Distributor | None = None) -> ScoreResult:
     """Score every prediction under ``pred_dir`` against ``truth_dir`` (on ``distributor``;
-    by default on ``jobs`` processes here)."""
+    by default on ``jobs`` processes here); ``on_row`` gets each pair's report row."""
     for folder, label in ((pred_dir, "prediction"), (truth_dir, "truth")):
         if not Path(folder).is_dir():
             raise InvalidPathError(f"{folder}: {label} folder does not exist")
     result = ScoreResult(Summary(), Summary() if baseline else None)
 
-    def fold(row: dict) -> None:
-        if "error" in row:
-            result.failed.append({"image": row["image"], "error": row["error"]})
+    def fold(scored: Result) -> None:
+        relative = scored.source.relative_to(pred_dir).as_posix()
+        if scored.status is Status.FAILED:
+            result.failed.append({"image": relative, "error": scored.reason})
         else:
-            _fold(result.summary, row)
+            result.summary.add(scored.score, scored.pixels)
             if result.baseline is not None:
-                _fold(result.baseline, row, prefix="baseline_")
+                result.baseline.add(scored.baseline, scored.pixels)
         if on_row is not None:
-            on_row(row)
+            on_row(report_row(scored, relative))
 
     pairs = iter_pairs(Path(pred_dir), Path(truth_dir), result.unmatched_pred, result.failed)
     outcome = execute(pairs, ScoreWork(baseline, jobs), distributor, [fold])
