@@ -16,7 +16,7 @@ from pathlib import Path
 
 from colorbatch.discover import iter_images
 from colorbatch.engine import Distributor, Record, Stopped, chunk_settler, chunked, execute, run_bounded
-from colorbatch.errors import ImageError, InvalidPathError
+from colorbatch.errors import ImageError, InvalidPathError, printable
 from colorbatch.imaging import read_rgb
 from colorbatch.jobs import Job, Result, Status
 from colorbatch.pairing import AmbiguousPartnerError, find_partner
@@ -34,6 +34,7 @@ class ScoreResult:
     failed: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False  # Ctrl-C: the scores are of the pairs finished before it
+    header: dict = field(default_factory=dict)  # the report's header: context, aggregates, counts
 
     @property
     def unmatched_count(self) -> int:
@@ -131,12 +132,19 @@ class ScoreWork:
 
 
 def score_trees(pred_dir: Path, truth_dir: Path, jobs: int = -1, baseline: bool = False,
-                on_row: Callable[[dict], None] | None = None, distributor: Distributor | None = None) -> ScoreResult:
-    """Score every prediction under ``pred_dir`` against ``truth_dir`` (on ``distributor``;
-    by default on ``jobs`` processes here); ``on_row`` gets each pair's report row."""
+                on_result: Callable[[Result], None] | None = None, report: Path | None = None,
+                distributor: Distributor | None = None, context: dict | None = None) -> ScoreResult:
+    """Score every prediction under ``pred_dir`` against ``truth_dir`` (on ``distributor``; by
+    default on ``jobs`` processes here). ``on_result`` sees each pair's ``Result``; ``report``
+    (.json, .csv or .html) is written as ``colorbatch score --report`` writes it, its header
+    (also ``ScoreResult.header``) describing the run with ``context`` (default: how it was made)."""
+    from colorbatch.report import ReportWriter
+    from colorbatch.run_report import report_context
+
     for folder, label in ((pred_dir, "prediction"), (truth_dir, "truth")):
         if not Path(folder).is_dir():
             raise InvalidPathError(f"{folder}: {label} folder does not exist")
+    writer = ReportWriter(Path(report)) if report is not None else None
     result = ScoreResult(Summary(), Summary() if baseline else None)
 
     def fold(scored: Result) -> None:
@@ -147,15 +155,36 @@ def score_trees(pred_dir: Path, truth_dir: Path, jobs: int = -1, baseline: bool 
             result.summary.add(scored.score, scored.pixels)
             if result.baseline is not None:
                 result.baseline.add(scored.baseline, scored.pixels)
-        if on_row is not None:
-            on_row(report_row(scored, relative))
+        if writer is not None:
+            writer.add(report_row(scored, relative))
+        if on_result is not None:
+            on_result(scored)
 
     pairs = iter_pairs(Path(pred_dir), Path(truth_dir), result.unmatched_pred, result.failed)
     outcome = execute(pairs, ScoreWork(baseline, jobs), distributor, [fold])
     result.seconds, result.interrupted = outcome.seconds, outcome.interrupted
-    if not result.interrupted:
-        result.unmatched_truth = list(truth_without_prediction(Path(pred_dir), Path(truth_dir)))
+    if result.interrupted:
+        return result  # no report: it would describe part of the pairs as if it were all of them
+    result.unmatched_truth = list(truth_without_prediction(Path(pred_dir), Path(truth_dir)))
+    result.header = score_header(result, context or report_context(predictions=pred_dir, truth=truth_dir))
+    if writer is not None:
+        writer.close(result.header)
     return result
+
+
+def score_header(result: ScoreResult, context: dict) -> dict:
+    """What a score report (and ``score --json``) says besides its rows."""
+    return {
+        "command": "score",
+        "context": context,
+        "aggregate": result.summary.aggregate(),
+        "baseline": result.baseline.aggregate() if result.baseline else None,
+        "counts": {"scored": result.summary.count, "infinite": result.summary.infinite,
+                   "unmatched": result.unmatched_count, "failed": len(result.failed)},
+        "unmatched": {"prediction_without_truth": [printable(n) for n in result.unmatched_pred],
+                      "truth_without_prediction": [printable(n) for n in result.unmatched_truth]},
+        "failed": [{k: printable(v) for k, v in failure.items()} for failure in result.failed],
+    }
 
 
 def format_db(value: float | None) -> str:

@@ -11,7 +11,7 @@ from colorbatch.color import gray_u8, luminance
 from colorbatch.discover import in_shard
 from colorbatch.errors import BatchFailedError, DeviceError, InvalidPathError
 from colorbatch.jobs import RunOptions
-from tests.conftest import random_rgb
+from tests.conftest import random_rgb, write_color_tree
 
 
 @pytest.fixture(scope="module")
@@ -387,3 +387,19 @@ def test_the_python_api_writes_the_same_report_as_the_cli(tmp_path, tiny_onnx, r
     Colorizer(str(tiny_onnx), device="cpu").run(tmp_path / "in", tmp_path / "api", report=tmp_path / "r.html",
                                                 overwrite=True)
     assert "<html" in (tmp_path / "r.html").read_text().lower()
+
+
+def test_an_interrupted_gray_counts_what_it_wrote(tmp_path, rng):
+    from colorbatch.grayscale import gray_tree
+
+    write_color_tree(tmp_path / "colour", 40)
+    calls = []
+
+    def interrupt_at_the_fifth(result) -> None:
+        calls.append(result)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+
+    summary = gray_tree(tmp_path / "colour", tmp_path / "gray", RunOptions(workers=2), on_result=interrupt_at_the_fifth)
+    assert summary.interrupted and 5 <= summary.done < 40
+    assert summary.done == len(list((tmp_path / "gray").rglob("*.png")))  # each finished write is counted

@@ -111,3 +111,32 @@ def test_gray_equals_pillow_convert_l(tmp_path, rng):
         assert np.array_equal(np.asarray(Image.open(target)), expected)
     result = CliRunner().invoke(cli, ["gray", str(src), str(src / "x")])
     assert result.exit_code == 2 and "inside the input" in result.output
+
+
+def test_the_python_api_writes_the_same_score_report_as_the_cli(tmp_path, rng):
+    pred, truth = _pairs(tmp_path, rng, count=6)
+    Image.fromarray(random_rgb(rng, 16, 16)).save(pred / "im2.png")  # one pair that fails
+    seen = []
+    result = score_trees(pred, truth, jobs=2, baseline=True, report=tmp_path / "api.json", on_result=seen.append)
+    by_cli = CliRunner().invoke(cli, ["score", str(pred), str(truth), "--baseline", "--report", tmp_path / "cli.json"])
+    assert by_cli.exit_code == 3, by_cli.output
+    api, cli_report = (json.loads((tmp_path / name).read_text()) for name in ("api.json", "cli.json"))
+    assert api["images"] == cli_report["images"] and len(api["images"]) == 6
+    for key in ("aggregate", "baseline", "counts", "unmatched", "failed"):
+        assert api[key] == cli_report[key] == result.header[key]
+    assert [str(r.status) for r in seen].count("failed") == 1 and len(seen) == 6
+
+
+def test_an_interrupted_score_writes_no_report(tmp_path, rng):
+    pred, truth = _pairs(tmp_path, rng, count=8)
+
+    seen = []
+
+    def interrupt_at_the_third(result) -> None:
+        seen.append(result)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    result = score_trees(pred, truth, jobs=1, report=tmp_path / "r.json", on_result=interrupt_at_the_third)
+    assert result.interrupted and result.summary.count == 3
+    assert not (tmp_path / "r.json").exists() and not list(tmp_path.glob(".r.json*"))

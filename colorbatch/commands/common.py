@@ -100,8 +100,9 @@ class Progress:
     images) and shows each apart.
     """
 
-    def __init__(self, quiet: bool, unit: str = "img", source: Path | None = None) -> None:
+    def __init__(self, quiet: bool, unit: str = "img", source: Path | None = None, echo_failures: bool = True) -> None:
         self.quiet = quiet
+        self.echo_failures = echo_failures and not quiet
         self.bar = None
         self.counts = {"done": 0, "skipped": 0, "failed": 0}
         self.counter: threading.Thread | None = None
@@ -123,7 +124,7 @@ class Progress:
 
     def __call__(self, result) -> None:
         status = str(result.status)  # the plain word: Status is a str enum
-        if status == "failed" and not self.quiet:
+        if status == "failed" and self.echo_failures:
             message = f"failed: {printable(result.reason)}"
             if self.bar is not None:
                 self.bar.write(message, file=sys.stderr)

@@ -9,7 +9,7 @@ import click
 
 from colorbatch.errors import printable
 
-from .common import bar_width, distribute_options, distributor_from, print_json, print_scores
+from .common import Progress, distribute_options, distributor_from, print_json, print_scores
 
 
 def _check_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
@@ -22,7 +22,7 @@ def _check_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.argument("pred_dir", metavar="PRED", type=click.Path(path_type=Path))
 @click.argument("truth_dir", metavar="TRUTH", type=click.Path(path_type=Path))
 @click.option("--jobs", "-j", type=int, default=-1, show_default=True, callback=_check_jobs,
-              help="Parallel workers (joblib; -1: all cores).")
+              help="Processes on this machine (-1: all cores); unused with --distributor dask.")
 @click.option("--baseline", is_flag=True, help="Also score the no-colour baseline (the truth's gray copy).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write a .json, .csv or .html report.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -31,35 +31,19 @@ def _check_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
 def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Path | None, quiet: bool,
           as_json: bool, distributor: str, scheduler: str | None, retries: int) -> None:
     """PSNR, SSIM and colourfulness of PRED images against TRUTH, paired by relative path."""
-    from colorbatch.report import ReportWriter
-    from colorbatch.run_report import report_context
     from colorbatch.scoring import score_trees
 
     cluster = distributor_from(distributor, scheduler, retries)
-    writer = ReportWriter(report) if report is not None else None
-    bar = None
-    if not quiet and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(unit="img", **bar_width())
-
-    def on_row(row: dict) -> None:
-        if writer is not None:
-            writer.add(row)
-        if bar is not None:
-            bar.update(1)
-
+    progress = Progress(quiet, echo_failures=False)  # failures are listed below, after the scores
     try:
-        result = score_trees(pred_dir, truth_dir, jobs=jobs, baseline=baseline, on_row=on_row, distributor=cluster)
+        result = score_trees(pred_dir, truth_dir, jobs=jobs, baseline=baseline, on_result=progress, report=report,
+                             distributor=cluster)
     finally:
-        if bar is not None:
-            bar.close()
+        progress.close()
     if result.interrupted:
         click.echo(f"interrupted: score: {result.summary.count} pairs scored, no report written", err=True)
         sys.exit(130)
-    aggregate = result.summary.aggregate()
-    baseline_aggregate = result.baseline.aggregate() if result.baseline else None
-    print_scores(aggregate, baseline_aggregate, err=as_json)
+    print_scores(result.header["aggregate"], result.header["baseline"], err=as_json)
     for label, names in (("prediction without truth", result.unmatched_pred),
                          ("truth without prediction", result.unmatched_truth)):
         if names:
@@ -67,22 +51,10 @@ def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Pa
             click.echo(f"{len(names)} {label}: {shown}{' ...' if len(names) > 5 else ''}", err=True)
     for failure in result.failed[:20]:
         click.echo(f"failed: {printable(failure['image'])}: {printable(failure['error'])}", err=True)
-    header = {
-        "command": "score",
-        "context": report_context(predictions=pred_dir, truth=truth_dir),
-        "aggregate": aggregate,
-        "baseline": baseline_aggregate,
-        "counts": {"scored": result.summary.count, "infinite": result.summary.infinite,
-                   "unmatched": result.unmatched_count, "failed": len(result.failed)},
-        "unmatched": {"prediction_without_truth": [printable(n) for n in result.unmatched_pred],
-                      "truth_without_prediction": [printable(n) for n in result.unmatched_truth]},
-        "failed": [{k: printable(v) for k, v in failure.items()} for failure in result.failed],
-    }
-    if writer is not None:
-        writer.close(header)
+    if report is not None:
         click.echo(f"report: {report}", err=as_json)
     if as_json:
-        print_json({**header, "report": str(report) if report else None})
+        print_json({**result.header, "report": str(report) if report else None})
     if result.summary.count == 0:
         from colorbatch.errors import NothingScoredError
 
