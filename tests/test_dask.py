@@ -270,6 +270,21 @@ def test_each_worker_process_loads_the_model_once(tmp_path, tiny_onnx, cluster):
     assert all(i["misses"] <= 1 for i in info.values())  # each process loaded it at most once
 
 
+def test_a_worker_runs_the_model_on_its_own_share_of_cores(tmp_path, tiny_onnx, cluster):
+    from colorbatch.api import Colorizer
+    from colorbatch.jobs import Job
+    from colorbatch.pipeline import ColorizeWork
+
+    source = _gray_tree(tmp_path / "in", 2)
+    jobs = [Job(path, path.relative_to(source), tmp_path / "out" / path.name) for path in sorted(source.rglob("*.png"))]
+    local = Colorizer(tiny_onnx)
+    work = ColorizeWork(local.spec, RunOptions(), model=local)
+    with distributed.Client(cluster, set_as_default=False) as client:
+        done, threads = client.submit(lambda w, chunk: (w.process_chunk(chunk), w.spec.threads), work, jobs).result()
+    assert [r.status for r in done] == [Status.DONE, Status.DONE]
+    assert threads == 1 and local.spec.threads is None  # the worker's 1 thread; here, onnxruntime's choice
+
+
 def test_cluster_errors_are_clear(tmp_path, monkeypatch):
     import colorbatch.cluster
 
