@@ -23,10 +23,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
-from colorbatch.jobs import Job, RunOptions, RunSummary, Status, check_paths, plan_jobs
+from colorbatch.jobs import Job, Result, RunOptions, RunSummary, Status, check_paths, plan_jobs
 from colorbatch.summary import Summary
 
-Record = Callable[[Any], None]
+Record = Callable[[Result], None]
 Stopped = Callable[[], bool]
 
 
@@ -38,10 +38,10 @@ class Work(Protocol):
         """Run a stream of jobs in this process with the work's own parallelism, ``record`` each
         result as it finishes, and take no further job once ``stopped()``."""
 
-    def process_chunk(self, jobs: list[Job]) -> list:
+    def process_chunk(self, jobs: list[Job]) -> list[Result]:
         """Run a few jobs where this is called (a cluster worker); the result of each."""
 
-    def lost(self, job: Job, reason: str) -> Any:
+    def lost(self, job: Job, reason: str) -> Result:
         """The failed result of a job whose chunk could not run, with the reason."""
 
 
@@ -67,13 +67,13 @@ class Outcome:
 
 
 def execute(plan: Iterable, work: Work, distributor: Distributor | None = None,
-            observers: Sequence[Record] = (), stop_on: Callable[[Any], bool] | None = None) -> Outcome:
+            observers: Sequence[Record] = (), stop_on: Callable[[Result], bool] | None = None) -> Outcome:
     """Run every job of ``plan`` through ``distributor`` (default: this process) and pass each
     result, in the order it arrives, to every observer."""
     distributor = distributor or LocalDistributor()
     stop = False
 
-    def record(result: Any) -> None:
+    def record(result: Result) -> None:
         nonlocal stop
         for observer in observers:
             observer(result)
@@ -110,7 +110,7 @@ def run_tree(source: Path, out: Path, work: Work, options: RunOptions, distribut
     return summary
 
 
-def _failed(result) -> bool:
+def _failed(result: Result) -> bool:
     return result.status is Status.FAILED
 
 
