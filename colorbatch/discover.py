@@ -10,6 +10,7 @@ from pathlib import Path
 from colorbatch.atomic import is_partial_write
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+OUTPUT_FORMATS = ("png", "jpg", "webp", "same")  # --format: same keeps the input's extension
 
 
 def is_image_path(path: Path) -> bool:

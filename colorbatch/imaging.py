@@ -23,7 +23,6 @@ from colorbatch.errors import ImageError
 DEFAULT_MAX_PIXELS = 100_000_000
 # --max-pixels is the one limit: Pillow's own guard (89 M, an error at twice that) would cap it.
 Image.MAX_IMAGE_PIXELS = None
-OUTPUT_FORMATS = ("png", "jpg", "webp", "same")
 _PIL_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
                ".tif": "TIFF", ".tiff": "TIFF"}
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}

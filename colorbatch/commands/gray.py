@@ -6,13 +6,15 @@ from pathlib import Path
 
 import click
 
+from colorbatch.discover import OUTPUT_FORMATS
+
 from .common import Progress, distribute_options, distributor_from, finish, shard_from_text, walk_options
 
 
 @click.command()
 @click.argument("source", metavar="SRC", type=click.Path(path_type=Path))
 @click.argument("dest", metavar="DST", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp", "same"]), default="png",
+@click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="png",
               show_default=True, help="Output format; png keeps the gray values exact.")
 @walk_options
 @distribute_options

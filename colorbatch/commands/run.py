@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from colorbatch.discover import OUTPUT_FORMATS
+
 from .common import (
     Progress,
     distribute_options,
@@ -41,7 +43,7 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str
               help="onnxruntime intra-op threads (default: onnxruntime's choice).")
 @click.option("--size", type=click.IntRange(min=1),
               help="Network short side for large inputs (default: the model's working size).")
-@click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp", "same"]), default="png",
+@click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="png",
               show_default=True, help="Output format; same keeps the input's extension.")
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
 @click.option("--vividness", type=click.FloatRange(0, 1),
