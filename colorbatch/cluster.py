@@ -17,8 +17,10 @@ listening on 127.0.0.1 only, no dashboard) runs the work.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 from colorbatch.engine import Record, Stopped, Work, chunk_settler, chunked, run_bounded
 from colorbatch.errors import ClusterError
@@ -38,7 +40,8 @@ def import_distributed():
 
 
 class DaskDistributor:
-    """Chunks of jobs as tasks on a Dask cluster, with ``retries`` per task."""
+    """Chunks of jobs as tasks on a Dask cluster, with ``retries`` per task. ``scheduler`` is its
+    address (``tcp://HOST:PORT``) or the file ``dask scheduler --scheduler-file`` wrote."""
 
     def __init__(self, scheduler: str | None = None, retries: int = 2, chunk_size: int = CHUNK_SIZE,
                  workers: int | None = None) -> None:
@@ -52,16 +55,18 @@ class DaskDistributor:
     def _client(self) -> Iterator:
         distributed = import_distributed()
         with contextlib.ExitStack() as stack:
-            address = self.scheduler
-            if address is None:
+            if self.scheduler is None:
                 cluster = stack.enter_context(distributed.LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                     dashboard_address=None, silence_logs=logging.ERROR))
                 address = cluster.scheduler_address
+            else:
+                address = scheduler_address(self.scheduler)
             try:
-                client = stack.enter_context(distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False))
+                client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
             except (OSError, TimeoutError) as exc:
                 raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+            stack.enter_context(client)
             try:
                 client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
             except TimeoutError:
@@ -76,6 +81,17 @@ class DaskDistributor:
             executor = client.get_executor(retries=self.retries, pure=False)
             run_bounded(executor, work.process_chunk, chunked(jobs, self.chunk_size), chunk_settler(work, record),
                         stopped, window=2 * max(1, sum(nthreads.values())))
+
+
+def scheduler_address(scheduler: str) -> str:
+    """The address ``--scheduler`` names: itself, or the one in the scheduler file it names."""
+    path = Path(scheduler)
+    if not path.is_file():
+        return scheduler
+    try:
+        return json.loads(path.read_text())["address"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise ClusterError(f"{scheduler}: not a Dask scheduler file (it holds no scheduler address)") from None
 
 
 def worker_threads() -> int | None:

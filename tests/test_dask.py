@@ -60,11 +60,13 @@ class RealCluster:
         while not scheduler_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert scheduler_file.exists(), "dask scheduler did not start"
+        self.scheduler_file = str(scheduler_file)
         self.address = json.loads(scheduler_file.read_text())["address"]
         for _ in range(workers):
             self.processes.append(_start(["worker", self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
                                           "--host", "127.0.0.1"]))
-        _wait_for_workers(self.address, workers)
+        if workers:
+            _wait_for_workers(self.address, workers)
 
     def close(self) -> None:
         """Workers first, each to its end, then the scheduler (a worker that outlives its scheduler
@@ -80,8 +82,9 @@ class RealCluster:
 
 @pytest.fixture(scope="module")
 def real_cluster(tmp_path_factory):
+    """Named by its scheduler file, as a Slurm script would name it."""
     started = RealCluster(tmp_path_factory.mktemp("dask"))
-    yield started.address
+    yield started.scheduler_file
     started.close()
 
 
@@ -296,6 +299,19 @@ def test_cluster_errors_are_clear(tmp_path, monkeypatch):
                           "tcp://127.0.0.1:9")
     assert unreachable.exit_code == 12 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in unreachable.output
     assert "Traceback" not in unreachable.output and not (tmp_path / "out").exists()
+    (tmp_path / "not-a-scheduler.json").write_text("{}")
+    bad_file = _invoke("gray", tmp_path / "in", tmp_path / "out", "--distributor", "dask", "--scheduler",
+                       tmp_path / "not-a-scheduler.json")
+    assert bad_file.exit_code == 12 and "not-a-scheduler.json: not a Dask scheduler file" in bad_file.output
+    monkeypatch.setattr(colorbatch.cluster, "WORKER_WAIT_SECONDS", 1)
+    alone = RealCluster(tmp_path / "alone", workers=0)
+    try:
+        no_workers = _invoke("gray", tmp_path / "in", tmp_path / "out", "--distributor", "dask", "--scheduler",
+                             alone.address)
+    finally:
+        alone.close()
+    assert no_workers.exit_code == 12 and "no Dask worker joined the scheduler" in no_workers.output
+    assert f"dask worker {alone.address}" in no_workers.output and not (tmp_path / "out").exists()
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if Dask were not installed
     missing = _invoke("gray", tmp_path / "in", tmp_path / "out", "--distributor", "dask")
     assert missing.exit_code == 12 and 'pip install "colorbatch[dask]"' in missing.output

@@ -49,8 +49,9 @@ def distribute_options(command):
         click.option("--distributor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
                      help="local: this process's threads; dask: tasks of 64 files on a Dask cluster "
                           '(pip install "colorbatch[dask]").'),
-        click.option("--scheduler", metavar="tcp://HOST:PORT",
-                     help="The Dask scheduler (with --distributor dask; default: a cluster on this machine)."),
+        click.option("--scheduler", metavar="ADDRESS|FILE",
+                     help="The Dask scheduler: tcp://HOST:PORT, or the file `dask scheduler --scheduler-file` "
+                          "wrote (with --distributor dask; default: a cluster on this machine)."),
         click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
                      help="With --distributor dask: tries again of a task that failed or lost its worker."),
     ]):
