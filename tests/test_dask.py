@@ -122,7 +122,7 @@ def test_run_on_dask_writes_the_same_bytes_and_summary_as_local(tmp_path, tiny_o
     address = request.getfixturevalue(where)
     source = _tree_with_problems(tmp_path / "in")
     local = _invoke("run", source, tmp_path / "local", "--model", tiny_onnx, "--json", "-q")
-    dask = _invoke("run", source, tmp_path / "dask", "--model", tiny_onnx, "--json", "-q",
+    dask = _invoke("run", source, tmp_path / "dask", "--model", tiny_onnx, "--json",
                    "--distributor", "dask", "--scheduler", address)
     assert local.exit_code == dask.exit_code == 3, dask.output  # the broken file fails in both
     assert _files(tmp_path / "local") == _files(tmp_path / "dask")
@@ -132,6 +132,7 @@ def test_run_on_dask_writes_the_same_bytes_and_summary_as_local(tmp_path, tiny_o
         assert one[key] == other[key]
     assert [f["image"] for f in one["failures"]] == [f["image"] for f in other["failures"]]
     assert "broken.png" in other["failures"][0]["reason"] and other["provider"].startswith("dask (2 workers")
+    assert f"on Dask workers ({address})" in dask.stderr  # where the model runs, before the run
 
 
 def test_gray_on_dask_writes_the_same_bytes_as_local(tmp_path, cluster):

@@ -73,8 +73,8 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, siz
     colorizer = Colorizer(model, device=device, threads=threads, size=size, vividness=vividness)
     if not quiet:
         shown = "" if colorizer.vividness is None else f", vividness {colorizer.vividness:g}"
-        click.echo(f"model {colorizer.model.path.name} ({colorizer.model.info.arch}{shown}) on {colorizer.provider}",
-                   err=True)
+        where = colorizer.provider if cluster is None else f"Dask workers ({scheduler or 'a cluster on this machine'})"
+        click.echo(f"model {colorizer.model.path.name} ({colorizer.model.info.arch}{shown}) on {where}", err=True)
     progress = Progress(quiet, source=input_path)
     try:
         summary = colorizer.run(input_path, out_dir, options, on_result=progress, report=report, distributor=cluster)
