@@ -316,3 +316,16 @@ def test_cluster_errors_are_clear(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if Dask were not installed
     missing = _invoke("gray", tmp_path / "in", tmp_path / "out", "--distributor", "dask")
     assert missing.exit_code == 12 and 'pip install "colorbatch[dask]"' in missing.output
+
+
+def test_strict_stops_sending_tasks_at_the_first_failure(tmp_path, tiny_onnx, cluster):
+    from colorbatch.api import Colorizer
+    from colorbatch.cluster import DaskDistributor
+
+    source = _gray_tree(tmp_path / "in", 40)
+    (source / "f0" / "a-broken.png").write_bytes(b"not an image")  # the first file of the plan
+    summary = Colorizer(tiny_onnx).run(source, tmp_path / "out", strict=True,
+                                       distributor=DaskDistributor(cluster, chunk_size=2))
+    assert summary.failed == 1 and "a-broken.png" in summary.failures[0].reason
+    # the window: 2 tasks per worker thread in flight, one more sent while the first came back
+    assert summary.done <= 2 * 2 * 2 + 2 - 1 and summary.done == len(list((tmp_path / "out").rglob("*.png")))
