@@ -62,21 +62,10 @@ class Result:
     target: Path | None
     status: Status
     reason: str = ""
-    psnr: float | None = None
-    ssim: float | None = None
     truth: Path | None = None
-    colourfulness: float | None = None
-    colourfulness_truth: float | None = None
-    mse: float | None = None
-    pixels: int = 0  # of the output, where it was scored (pooled PSNR weighs by pixels)
+    score: ImageScore | None = None  # against ``truth`` (run --truth, score), when it was scored
+    pixels: int = 0  # of the scored image (pooled PSNR weighs by pixels)
     baseline: ImageScore | None = None  # score --baseline: the truth's gray copy against the truth
-
-    @property
-    def score(self) -> ImageScore | None:
-        """The output's scores against its truth (``run --truth``), when it was scored."""
-        if self.psnr is None:
-            return None
-        return ImageScore(self.psnr, self.mse, self.ssim, self.colourfulness, self.colourfulness_truth)
 
 
 @dataclass

@@ -95,9 +95,7 @@ class Pipeline:
         except (ImageError, ValueError) as exc:
             result.reason = f"not scored: {exc}"
             return
-        result.psnr, result.ssim, result.mse, result.truth = score.psnr, score.ssim, score.mse, partner
-        result.colourfulness, result.colourfulness_truth = score.colourfulness, score.colourfulness_truth
-        result.pixels = rgb.shape[0] * rgb.shape[1]
+        result.truth, result.score, result.pixels = partner, score, rgb.shape[0] * rgb.shape[1]
 
     def _infer(self, batch: list[tuple[Job, Decoded]]) -> list[tuple[Job, Decoded, np.ndarray | None, str]]:
         try:

@@ -39,9 +39,11 @@ class RunReport:
     def add(self, result: Result) -> None:
         if result.status is Status.UNSUPPORTED:
             return
+        score = result.score
         self.writer.add({"image": str(result.source), "status": str(result.status), "reason": result.reason,
-                         "psnr": result.psnr, "ssim": result.ssim, "colourfulness": result.colourfulness,
-                         "colourfulness_truth": result.colourfulness_truth,
+                         "psnr": score and score.psnr, "ssim": score and score.ssim,
+                         "colourfulness": score and score.colourfulness,
+                         "colourfulness_truth": score and score.colourfulness_truth,
                          "prediction": str(result.target) if result.target else None,
                          "truth": str(result.truth) if result.truth else None})
 

@@ -50,12 +50,10 @@ def score_job(job: Job, baseline: bool = False) -> Result:
         if pred.shape != truth.shape:
             raise ValueError(f"size mismatch: prediction {pred.shape[1]}x{pred.shape[0]}, "
                              f"truth {truth.shape[1]}x{truth.shape[0]}")
-        score = score_pair(pred, truth)
+        result.score = score_pair(pred, truth)
     except (ImageError, ValueError) as exc:
         result.status, result.reason = Status.FAILED, str(exc)
         return result
-    result.psnr, result.mse, result.ssim = score.psnr, score.mse, score.ssim
-    result.colourfulness, result.colourfulness_truth = score.colourfulness, score.colourfulness_truth
     result.pixels = pred.shape[0] * pred.shape[1]
     if baseline:
         result.baseline = score_pair(gray_baseline(truth), truth)
@@ -68,8 +66,9 @@ def report_row(result: Result, relative: str) -> dict:
     if result.status is Status.FAILED:
         row["error"] = result.reason
         return row
-    row.update(psnr=result.psnr, mse=result.mse, ssim=result.ssim, colourfulness=result.colourfulness,
-               colourfulness_truth=result.colourfulness_truth, pixels=result.pixels)
+    score = result.score
+    row.update(psnr=score.psnr, mse=score.mse, ssim=score.ssim, colourfulness=score.colourfulness,
+               colourfulness_truth=score.colourfulness_truth, pixels=result.pixels)
     if result.baseline is not None:
         row.update(baseline_psnr=result.baseline.psnr, baseline_mse=result.baseline.mse,
                    baseline_ssim=result.baseline.ssim)
