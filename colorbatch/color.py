@@ -57,10 +57,15 @@ def fit_to_gamut(y: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """
     y = y[..., None]
     delta = rgb - y
+    scale = _scale_into_gamut(y, delta)
+    return np.clip(y + scale * delta, 0.0, 1.0).astype(np.float32)  # clip absorbs float rounding
+
+
+def _scale_into_gamut(y: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """The largest scale <= 1 that keeps ``y + scale * delta`` in [0, 1], per pixel ``(..., 1)``."""
     with np.errstate(divide="ignore", invalid="ignore"):
         room = np.where(delta > 0, (1.0 - y) / delta, np.where(delta < 0, -y / delta, np.inf))
-    scale = np.minimum(1.0, room.min(axis=-1, keepdims=True))
-    return np.clip(y + scale * delta, 0.0, 1.0).astype(np.float32)  # clip absorbs float rounding
+    return np.minimum(1.0, room.min(axis=-1, keepdims=True))
 
 
 def chroma_to_rgb(y: np.ndarray, chroma: np.ndarray) -> np.ndarray:
@@ -86,3 +91,54 @@ def to_float(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     peak = 65535.0 if x.dtype == np.uint16 else 255.0
     return x.astype(np.float32) / peak
+
+
+# Gamut fitting is exact only where a channel leaves [0, 1]; a pixel whose every channel lies
+# further inside than this keeps scale 1 (float32 rounding is ~1e-7, far below the margin).
+_GAMUT_MARGIN = 1e-5
+
+
+def chroma_to_rgb_u8(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, out: np.ndarray) -> None:
+    """``to_uint8(chroma_to_rgb(y, stack([cb, cr], -1)))`` written into uint8 ``out`` ``(..., 3)``,
+    bit for bit, with a third of the temporaries: channel planes computed in place, and the exact
+    gamut fit run only on the pixels near or past the gamut's edge (where it can change anything).
+    ``y``, ``cb``, ``cr`` are float32 planes of one shape, ``y`` in [0, 1]."""
+    planes = [_channel(y, cb, cr, c) for c in range(3)]
+    low = np.minimum(planes[0], planes[1])
+    np.minimum(low, planes[2], out=low)
+    high = np.maximum(planes[0], planes[1])
+    np.maximum(high, planes[2], out=high)
+    edge = low < _GAMUT_MARGIN
+    edge |= high > 1.0 - _GAMUT_MARGIN
+    for plane in planes:
+        plane -= y  # the float32 delta that fit_to_gamut moves along
+    if edge.any():
+        scale = _gamut_scale(y[edge], np.stack([plane[edge] for plane in planes], axis=-1))
+        for plane in planes:
+            plane[edge] *= scale
+    for c, plane in enumerate(planes):
+        plane += y
+        plane *= 255.0
+        np.rint(plane, out=plane)
+        np.clip(plane, 0, 255, out=plane)
+        out[..., c] = plane
+
+
+def _channel(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, c: int) -> np.ndarray:
+    """One channel of ``chroma_to_rgb`` before the gamut fit, with its float32 rounding."""
+    if c == 0:
+        plane = np.multiply(cr, CR_SCALE, dtype=np.float32)
+        plane += y
+    elif c == 1:
+        plane = np.multiply(cb, G_FROM_CB, dtype=np.float32)
+        plane += y
+        plane += np.multiply(cr, G_FROM_CR, dtype=np.float32)
+    else:
+        plane = np.multiply(cb, CB_SCALE, dtype=np.float32)
+        plane += y
+    return plane
+
+
+def _gamut_scale(y: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """fit_to_gamut's scale for pixels ``y`` ``(N,)`` with deltas ``(N, 3)``, as ``(N,)``."""
+    return _scale_into_gamut(y[:, None], delta)[:, 0]

@@ -7,19 +7,23 @@ every output has its input's size and brightness, whatever the model outputs.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from colorbatch.color import chroma_to_rgb, rgb_to_chroma, to_uint8
+from colorbatch.color import chroma_to_rgb_u8, rgb_to_chroma
 from colorbatch.errors import ImageError
 from colorbatch.imaging import Decoded, decoded_from_image
 from colorbatch.session import ModelInfo, OnnxColorModel
 
-STRIP_ROWS = 512  # recombine large images in strips to bound memory
+STRIP_ROWS = 32  # rows per strip of the recombination: its temporaries stay in cache
+PARALLEL_PIXELS = 1 << 18  # smaller images are recombined on the calling thread
 
 
 def network_size(height: int, width: int, info: ModelInfo, size: int | None = None) -> tuple[int, int]:
@@ -62,14 +66,57 @@ def network_input(luma: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def recombine(luma: np.ndarray, rgb_net: np.ndarray) -> np.ndarray:
-    """Network RGB ``(3, h, w)`` + full luminance ``(H, W)`` -> uint8 RGB ``(H, W, 3)``."""
+    """Network RGB ``(3, h, w)`` + full luminance ``(H, W)`` -> uint8 RGB ``(H, W, 3)``.
+
+    A large image is upsampled one chroma plane per thread and converted in strips spread over
+    the cores (numpy and Pillow release the GIL), so a 6-megapixel scan does not hold up the
+    pipeline's other stages for a second on one core.
+    """
     chroma = rgb_to_chroma(np.moveaxis(rgb_net, 0, -1))
-    chroma = np.stack([_resize(chroma[..., c], luma.shape) for c in range(2)], axis=-1)
     out = np.empty((*luma.shape, 3), dtype=np.uint8)
-    for top in range(0, luma.shape[0], STRIP_ROWS):
-        rows = slice(top, top + STRIP_ROWS)
-        out[rows] = to_uint8(chroma_to_rgb(luma[rows], chroma[rows]))
+    if luma.size < PARALLEL_PIXELS:
+        cb, cr = (_resize(chroma[..., c], luma.shape) for c in range(2))
+        chroma_to_rgb_u8(luma, cb, cr, out)
+        return out
+    pool = _recombine_pool()
+    cb, cr = pool.map(lambda c: _resize(np.ascontiguousarray(chroma[..., c]), luma.shape), range(2))
+    strips = [slice(top, top + STRIP_ROWS) for top in range(0, luma.shape[0], STRIP_ROWS)]
+    for _ in pool.map(lambda rows: chroma_to_rgb_u8(luma[rows], cb[rows], cr[rows], out[rows]), strips):
+        pass
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _recombine_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max(1, os.cpu_count() or 1), "recombine")
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity mask, which batch systems set)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Streams:
+    """How inference uses the machine: ``count`` batches run at once, each on ``threads`` of
+    onnxruntime's intra-op threads."""
+
+    count: int
+    threads: int
+
+
+def plan_streams(threads: int | None, streams: int | None, on_gpu: bool) -> Streams:
+    """On CPU, one stream per core, each with one thread, unless told otherwise: batches of small
+    images scale poorly over intra-op threads, so parallel batches keep every core busy where one
+    multi-threaded batch leaves them waiting (benchmarks/run_throughput.py measures it). On a GPU
+    one stream with large batches is what the device needs. ``threads`` is the CPU threads for
+    inference in all (default: every core), ``streams`` how many batches run at once."""
+    total = threads or cpu_cores()
+    count = streams or (1 if on_gpu else total)
+    return Streams(count, max(1, total // count))
 
 
 @dataclass(frozen=True)
@@ -82,6 +129,7 @@ class ModelSpec:
     threads: int | None = None
     size: int | None = None
     vividness: float | None = None
+    streams: int | None = None
 
 
 class ColorModel:
@@ -89,15 +137,19 @@ class ColorModel:
     (``colorbatch.Colorizer`` adds running it over folders).
 
     ``vividness`` (0 to 1; chroma-bins models only, default the model's own) sets how boldly the
-    model commits to colour; see ``colorbatch.vividness``.
+    model commits to colour; see ``colorbatch.vividness``. ``threads`` and ``streams``: see
+    ``plan_streams``; one session serves every stream (onnxruntime runs concurrent calls).
     """
 
     def __init__(self, model: str | None = None, device: str = "auto", threads: int | None = None,
-                 size: int | None = None, vividness: float | None = None) -> None:
-        self.model = OnnxColorModel(model, device=device, threads=threads, vividness=vividness)
+                 size: int | None = None, vividness: float | None = None, streams: int | None = None) -> None:
+        cpu = plan_streams(threads, streams, on_gpu=False)
+        self.model = OnnxColorModel(model, device=device, threads=cpu.threads, vividness=vividness)
+        on_gpu = self.model.provider != "CPUExecutionProvider"
+        self.streams = plan_streams(threads, streams, on_gpu) if on_gpu else cpu
         self.size = size
         self.spec = ModelSpec(str(Path(model).resolve()) if model is not None else None, device, threads, size,
-                              vividness)
+                              vividness, streams)
 
     @property
     def vividness(self) -> float | None:

@@ -45,6 +45,19 @@ class Work(Protocol):
         """The failed result of a job whose chunk could not run, with the reason."""
 
 
+class TreeWork:
+    """What the kinds of work that mirror a tree (colorize, gray) share: a chunk runs as a short
+    stream in this process, and a lost job fails with its output named."""
+
+    def process_chunk(self, jobs: list[Job]) -> list[Result]:
+        results: list[Result] = []
+        self.process(iter(jobs), results.append, lambda: False)
+        return results
+
+    def lost(self, job: Job, reason: str) -> Result:
+        return Result(job.source, job.target, Status.FAILED, reason)
+
+
 class Distributor(Protocol):
     description: str  # where the work ran, for the summary line
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from colorbatch.atomic import write_atomic
 from colorbatch.color import gray_u8
-from colorbatch.engine import Distributor, Record, Stopped, run_bounded, run_tree
+from colorbatch.engine import Distributor, Record, Stopped, TreeWork, run_bounded, run_tree
 from colorbatch.errors import ImageError
 from colorbatch.imaging import encode, peek_pixels, read_rgb_and_metadata
 from colorbatch.jobs import Job, Result, RunOptions, RunSummary, Status
@@ -28,7 +28,7 @@ def gray_file(job: Job, max_pixels: int) -> Result:
 
 
 @dataclass
-class GrayWork:
+class GrayWork(TreeWork):
     """Gray copies as the engine's kind of work: one file per thread (decoding and encoding
     release the GIL), at most 4 files per thread queued and within the pixel budget."""
 
@@ -44,14 +44,6 @@ class GrayWork:
         with ThreadPoolExecutor(self.options.workers, "gray") as pool:
             run_bounded(pool, self._gray, jobs, settle, stopped, window=4 * self.options.workers,
                         weigh=lambda job: peek_pixels(job.source), budget=self.options.pixel_budget)
-
-    def process_chunk(self, jobs: list[Job]) -> list[Result]:
-        results: list[Result] = []
-        self.process(iter(jobs), results.append, lambda: False)
-        return results
-
-    def lost(self, job: Job, reason: str) -> Result:
-        return Result(job.source, job.target, Status.FAILED, reason)
 
 
 def gray_tree(source: Path, out: Path, options: RunOptions, on_result: Callable[[Result], None] | None = None,

@@ -19,6 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorbatch.color import luminance, to_float, to_uint8
 from colorbatch.errors import ImageError
+from colorbatch.integrity import png_header
 
 DEFAULT_MAX_PIXELS = 100_000_000
 # --max-pixels is the one limit: Pillow's own guard (89 M, an error at twice that) would cap it.
@@ -189,6 +190,24 @@ def peek_pixels(path: Path) -> int:
                 return image.width * image.height
     except Exception:
         return 0
+
+
+def peek_size(path: Path) -> tuple[int, int] | None:
+    """The (width, height) an image is shown at, its EXIF orientation applied, from its header
+    (no decoding); None when it cannot be read. A PNG's EXIF is read only from before its pixel
+    data, where Pillow writes it: looking further would decode the whole file."""
+    try:
+        if (header := png_header(path)) is not None and not header[2]:
+            return header[:2]  # the common case of a resume pass, without Pillow's parsing
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as image:
+                width, height = image.size
+                has_exif = image.format != "PNG" or "exif" in image.info
+                orientation = image.getexif().get(_ORIENTATION, 1) if has_exif else 1
+    except Exception:
+        return None
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 def decode(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:

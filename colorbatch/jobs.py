@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from colorbatch.discover import in_shard, is_image_path, iter_files
+from colorbatch.discover import IMAGE_EXTENSIONS, in_shard, is_image_path, iter_files
 from colorbatch.errors import InvalidPathError
-from colorbatch.imaging import DEFAULT_MAX_PIXELS, output_suffix
+from colorbatch.imaging import DEFAULT_MAX_PIXELS, output_suffix, peek_size
+from colorbatch.integrity import is_whole
 from colorbatch.summary import ImageScore, Summary
 
 
@@ -141,6 +142,15 @@ def _is_same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def _not_an_image(path: Path, named: bool) -> Result:
+    """In a tree a non-image is counted and left alone; a file the user named on its own is a
+    failure, so that a script sees a non-zero exit."""
+    kind = f"{path.suffix or 'no extension'} is not a supported image type"
+    if named:
+        return Result(path, None, Status.FAILED, f"{path}: {kind} (supported: {', '.join(IMAGE_EXTENSIONS)})")
+    return Result(path, None, Status.UNSUPPORTED, kind)
+
+
 def _unreadable_folder(error: OSError) -> Result:
     folder = Path(error.filename) if error.filename else Path("?")
     return Result(folder, None, Status.FAILED, f"{folder}: cannot list folder ({error.strerror or error})")
@@ -161,8 +171,7 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
             yield _unreadable_folder(unreadable.pop(0))
         relative = path.relative_to(base)
         if not is_image_path(path):
-            reason = f"{path.suffix or 'no extension'} is not a supported image type"
-            yield Result(path, None, Status.UNSUPPORTED, reason)
+            yield _not_an_image(path, named=source.is_file())
             continue
         if not in_shard(relative, options.shard):
             continue
@@ -182,7 +191,7 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
             yield Result(path, target, Status.FAILED, f"output {target} would also be written from {claimed[target]}")
             continue
         claimed[target] = path
-        if _finished(target) and not options.overwrite:
+        if not options.overwrite and _finished(target, path):
             yield Result(path, target, Status.SKIPPED, "output exists (use --overwrite)")
             continue
         yield Job(path, relative, target)
@@ -190,10 +199,8 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
         yield _unreadable_folder(unreadable.pop(0))
 
 
-def _finished(target: Path) -> bool:
-    """An output a previous run completed: writes are atomic, so a non-empty file under the final
-    name is whole (an empty one is from elsewhere and is redone)."""
-    try:
-        return target.stat().st_size > 0
-    except OSError:
-        return False
+def _finished(target: Path, source: Path) -> bool:
+    """An output a previous run completed: a whole image file of its input's size. colorbatch's
+    writes are atomic, but a file under the same name may be a copy cut short by another tool or
+    a leftover from another input; those are redone."""
+    return target.exists() and is_whole(target, peek_size(source))

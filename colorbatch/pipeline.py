@@ -1,10 +1,10 @@
 """Colorizing jobs: the kind of work behind ``colorbatch run``.
 
-decode (thread pool) -> batch (by network shape) -> infer -> encode and write (thread pool) ->
-per-image results. Queues between stages are bounded, so memory does not grow with the number
-of files. ``ColorizeWork`` is what the engine distributes: in this process it streams the whole
-plan through one ``Pipeline``; on a cluster worker it runs a chunk with the model that worker
-process loaded once. Library code: it raises or returns results, never prints.
+decode (thread pool) -> batch (by network shape) -> infer (one thread per inference stream) ->
+encode and write (thread pool) -> per-image results. Queues between stages are bounded, so memory
+does not grow with the number of files. ``ColorizeWork`` is what the engine distributes: in this
+process it streams the whole plan through one ``Pipeline``; on a cluster worker it runs a chunk
+with the model that worker process loaded once. Library code: it raises or returns results, never prints.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from colorbatch.atomic import write_atomic
 from colorbatch.colorize import ColorModel, ModelSpec
-from colorbatch.engine import Record, Stopped
+from colorbatch.engine import Record, Stopped, TreeWork
 from colorbatch.errors import ImageError
 from colorbatch.imaging import Decoded, decode, encode, peek_pixels, read_rgb
 from colorbatch.jobs import Job, Result, RunOptions, Status
@@ -110,8 +110,10 @@ class Pipeline:
         """Colorize every job, ``record``-ing each result as it lands; after ``stopped()`` no new
         image is decoded or inferred, and the writes already under way finish and are recorded."""
         ahead = max(2 * self.options.batch_size, 2 * self.options.workers)
+        streams = self.colorizer.streams.count
         batcher = _Batcher(self.colorizer, self.options.batch_size)
         decodes: deque[tuple[Job, Future]] = deque()
+        inferences: deque[Future] = deque()
         writes: deque[Future] = deque()
 
         def finished(result: Result) -> None:
@@ -119,6 +121,7 @@ class Pipeline:
             record(result)
 
         with ThreadPoolExecutor(self.options.workers, "decode") as decode_pool, \
+                ThreadPoolExecutor(streams, "infer") as infer_pool, \
                 ThreadPoolExecutor(self.options.workers, "write") as write_pool:
 
             def finish_writes(limit: int) -> None:
@@ -127,14 +130,22 @@ class Pipeline:
                     writes.popleft()
                     finished(result)
 
-            def dispatch(batches) -> None:
-                for batch in batches:
-                    for job, decoded, rgb, reason in self._infer(batch):
+            def finish_inferences(limit: int) -> None:
+                """Hand the oldest inferred batches to the writers, in the order they were sent."""
+                while len(inferences) > limit:
+                    outputs = inferences[0].result()
+                    inferences.popleft()
+                    for job, decoded, rgb, reason in outputs:
                         if rgb is None:
                             finished(Result(job.source, job.target, Status.FAILED, reason))
                         else:
                             writes.append(write_pool.submit(self._write, job, rgb, decoded))
                     finish_writes(ahead)
+
+            def dispatch(batches) -> None:
+                for batch in batches:
+                    inferences.append(infer_pool.submit(self._infer, batch))
+                    finish_inferences(2 * streams - 1)  # every stream busy, one batch queued for each
 
             def finish_decodes(limit: int) -> None:
                 while len(decodes) > limit and not stopped():
@@ -153,6 +164,8 @@ class Pipeline:
                         finish_decodes(len(decodes) - 1)
                     elif batcher.groups:
                         dispatch(batcher.drain())
+                    elif inferences:
+                        finish_inferences(len(inferences) - 1)
                     elif writes:
                         finish_writes(len(writes) - 1)
                     else:
@@ -172,8 +185,9 @@ class Pipeline:
                 finish_decodes(0)
                 if not stopped():
                     dispatch(batcher.drain())
+                finish_inferences(0)
             except KeyboardInterrupt:
-                for _, future in decodes:
+                for future in [*(f for _, f in decodes), *inferences]:
                     future.cancel()
                 finish_writes(0)  # writes in flight are atomic and short: let them land and count them
                 raise
@@ -187,7 +201,7 @@ def load_model(spec: ModelSpec) -> ColorModel:
 
 
 @dataclass
-class ColorizeWork:
+class ColorizeWork(TreeWork):
     """Colorizing as the engine's kind of work. ``model`` is this process's loaded model (never
     pickled: a worker loads its own from ``spec``, once per process)."""
 
@@ -214,9 +228,4 @@ class ColorizeWork:
 
         if self.model is None and self.spec.threads is None:
             self.spec = replace(self.spec, threads=worker_threads())
-        results: list[Result] = []
-        self.process(iter(jobs), results.append, lambda: False)
-        return results
-
-    def lost(self, job: Job, reason: str) -> Result:
-        return Result(job.source, job.target, Status.FAILED, reason)
+        return super().process_chunk(jobs)

@@ -15,11 +15,12 @@ import random
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from PIL import Image
 
-from colorbatch.atomic import atomic_path
+from colorbatch.atomic import atomic_path, write_atomic
 from colorbatch.color import gray_u8
 from colorbatch.errors import printable
 from colorbatch.metrics import DEFINITIONS
@@ -85,9 +86,10 @@ class ReportWriter:
         psnr = row.get("psnr")
         if psnr is not None:
             self.seen += 1
-            self._pick({**row, "image": shown["image"], "source": row.get("image")}, psnr)
+            self._pick({**row, "image": shown["image"], "source": row.get("input")}, psnr)
         elif row.get("status") == "done" and len(self.unscored) < THUMBS:
-            self.unscored.append({"image": shown["image"], "source": row["image"], "prediction": row["prediction"]})
+            self.unscored.append({"image": shown["image"], "source": row.get("input"),
+                                  "prediction": row["prediction"]})
 
     def _pick(self, row: dict, psnr: float) -> None:
         top = len(self.histogram) - 1  # the last bin holds >= HIST_RANGE[1] dB, identical images included
@@ -163,7 +165,8 @@ class ReportWriter:
             ]
         if self.unscored:
             sections.append(("Outputs (no truth given): input | output", self.unscored))
-        galleries = "".join(_gallery(title, items) for title, items in sections if items)
+        gray_copies = GrayCopies(self.path)
+        galleries = "".join(_gallery(title, items, gray_copies) for title, items in sections if items)
         if self.failures:
             listed = "".join(f"<tr><td>{html.escape(name)}</td><td>{html.escape(reason)}</td></tr>"
                              for name, reason in self.failures)
@@ -223,33 +226,57 @@ def _data_uri(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _tile(label: str, image: Image.Image, link: str | None) -> str:
-    """One thumbnail, linked to its full-size file where there is one."""
+class GrayCopies:
+    """Full-size gray copies of truths, for a score report whose gray inputs are not files: written
+    beside the report in a folder named after it (``r.html`` -> ``r_files/``), linked relatively
+    so the page and its folder can move together."""
+
+    def __init__(self, report: Path) -> None:
+        self.report = report
+        self.folder = report.with_name(f"{report.stem}_files")
+        self.count = 0
+
+    def link_for(self, truth: str) -> str:
+        self.count += 1
+        name = f"gray-{self.count:04d}.png"
+        with Image.open(truth) as image:
+            gray = gray_u8(np.asarray(image.convert("RGB")))
+        buffer = io.BytesIO()
+        Image.fromarray(gray).save(buffer, format="PNG")
+        write_atomic(self.folder / name, buffer.getvalue())
+        return f"{quote(self.folder.name)}/{name}"
+
+
+def _tile(label: str, image: Image.Image, href: str) -> str:
+    """One thumbnail, linked to its full-size file."""
     img = f'<img alt="{html.escape(label)}" src="{_data_uri(image)}" width="{image.width}" height="{image.height}">'
-    if link is not None:
-        img = f'<a href="{html.escape(Path(link).resolve().as_uri())}">{img}</a>'
-    return f"<div>{img}<span>{html.escape(label)}</span></div>"
+    return f'<div><a href="{html.escape(href)}">{img}</a><span>{html.escape(label)}</span></div>'
 
 
-def _tiles(item: dict) -> str:
+def _file_uri(path: str) -> str:
+    return Path(path).resolve().as_uri()
+
+
+def _tiles(item: dict, gray_copies: GrayCopies) -> str:
     """gray input | output | truth (scored), or input | output (run without truth)."""
     output = _thumbnail(item["prediction"])
     if item.get("truth"):
         truth = _thumbnail(item["truth"]).resize(output.size)
         gray = Image.fromarray(gray_u8(np.asarray(truth))).convert("RGB")
-        parts = [("gray input", gray, item.get("source")), ("output", output, item["prediction"]),
-                 ("truth", truth, item["truth"])]
+        gray_link = _file_uri(item["source"]) if item.get("source") else gray_copies.link_for(item["truth"])
+        parts = [("gray input", gray, gray_link), ("output", output, _file_uri(item["prediction"])),
+                 ("truth", truth, _file_uri(item["truth"]))]
     else:
         source = _thumbnail(item["source"]).resize(output.size)
-        parts = [("input", source, item["source"]), ("output", output, item["prediction"])]
+        parts = [("input", source, _file_uri(item["source"])), ("output", output, _file_uri(item["prediction"]))]
     return '<div class="tiles">' + "".join(_tile(*part) for part in parts) + "</div>"
 
 
-def _gallery(title: str, items: list[dict]) -> str:
+def _gallery(title: str, items: list[dict], gray_copies: GrayCopies) -> str:
     figures = []
     for item in items:
         try:
-            tiles = _tiles(item)
+            tiles = _tiles(item, gray_copies)
         except OSError:
             continue
         caption = html.escape(item["image"])

@@ -40,7 +40,8 @@ class RunReport:
         if result.status is Status.UNSUPPORTED:
             return
         score = result.score
-        self.writer.add({"image": str(result.source), "status": str(result.status), "reason": result.reason,
+        self.writer.add({"image": str(result.source), "input": str(result.source), "status": str(result.status),
+                         "reason": result.reason,
                          "psnr": score and score.psnr, "ssim": score and score.ssim,
                          "colourfulness": score and score.colourfulness,
                          "colourfulness_truth": score and score.colourfulness_truth,

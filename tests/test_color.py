@@ -66,3 +66,25 @@ def test_torch_recombination_matches_numpy(rng):
     expected = color.chroma_to_rgb(y, chroma)
     got = tcolor.chroma_to_rgb(torch.from_numpy(y)[:, None], torch.from_numpy(chroma).permute(0, 3, 1, 2))
     assert np.allclose(got.permute(0, 2, 3, 1).numpy(), expected, atol=1e-5)
+
+
+def test_fused_recombination_is_bit_identical_to_the_reference(rng):
+    y = rng.random((300, 200), dtype=np.float32)
+    y[0, :50], y[1, :50] = 0.0, 1.0  # the gamut's corners
+    chroma = (rng.random((300, 200, 2), dtype=np.float32) - 0.5) * 1.2  # many colours out of gamut
+    chroma[2, :50] = 0.0
+    expected = color.to_uint8(color.chroma_to_rgb(y, chroma))
+    out = np.empty((300, 200, 3), dtype=np.uint8)
+    color.chroma_to_rgb_u8(y, chroma[..., 0].copy(), chroma[..., 1].copy(), out)
+    assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (700, 517)])  # one thread; strips over the cores
+def test_recombine_keeps_the_reference_bytes_at_any_size(rng, shape):
+    from colorbatch.colorize import _resize, recombine
+
+    luma = rng.random(shape, dtype=np.float32)
+    rgb_net = rng.random((3, 24, 20), dtype=np.float32) * 1.4 - 0.2
+    chroma = color.rgb_to_chroma(np.moveaxis(rgb_net, 0, -1))
+    upsampled = np.stack([_resize(chroma[..., c], shape) for c in range(2)], axis=-1)
+    assert np.array_equal(recombine(luma, rgb_net), color.to_uint8(color.chroma_to_rgb(luma, upsampled)))

@@ -403,3 +403,62 @@ def test_an_interrupted_gray_counts_what_it_wrote(tmp_path, rng):
     summary = gray_tree(tmp_path / "colour", tmp_path / "gray", RunOptions(workers=2), on_result=interrupt_at_the_fifth)
     assert summary.interrupted and 5 <= summary.done < 40
     assert summary.done == len(list((tmp_path / "gray").rglob("*.png")))  # each finished write is counted
+
+
+def _cut_short(path, keep=0.6):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg", "webp", "tiff"])
+def test_resume_redoes_outputs_cut_short_by_another_tool(tmp_path, rng, colorizer, fmt):
+    _gray_tree(tmp_path / "in", rng, count=4, sizes=((48, 64),))
+    out = tmp_path / "out"
+    colorizer.run(tmp_path / "in", out, fmt=fmt if fmt != "tiff" else "same")
+    if fmt == "tiff":  # --format has no tiff: make tiff inputs and keep their format
+        for path in (tmp_path / "in").rglob("*.png"):
+            Image.open(path).save(path.with_suffix(".tif"))
+            path.unlink()
+        out = tmp_path / "out-tiff"
+        colorizer.run(tmp_path / "in", out, fmt="same")
+    outputs = sorted(p for p in out.rglob("*") if p.is_file())
+    assert len(outputs) == 4
+    _cut_short(outputs[0])
+    summary = colorizer.run(tmp_path / "in", out, fmt="same" if fmt == "tiff" else fmt)
+    assert (summary.done, summary.skipped) == (1, 3)
+    with Image.open(outputs[0]) as image:
+        image.load()
+        assert image.size == (64, 48)
+
+
+def test_resume_redoes_an_output_of_another_size(tmp_path, rng, colorizer):
+    _gray_tree(tmp_path / "in", rng, count=2)
+    out = tmp_path / "out"
+    colorizer.run(tmp_path / "in", out)
+    Image.fromarray(random_rgb(rng, 16, 16)).save(out / "g0.png")  # a leftover from another input
+    summary = colorizer.run(tmp_path / "in", out)
+    assert (summary.done, summary.skipped) == (1, 1)
+    assert Image.open(out / "g0.png").size == (32, 32)
+
+
+def test_resume_skips_a_whole_output_of_a_rotated_input(tmp_path, rng, colorizer):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90: the output is 24 wide, 40 high
+    Image.fromarray(gray_u8(random_rgb(rng, 24, 40))).save(folder / "r.jpg", exif=exif)
+    assert colorizer.run(folder, tmp_path / "out").done == 1
+    assert Image.open(tmp_path / "out" / "r.png").size == (24, 40)
+    assert colorizer.run(folder, tmp_path / "out").skipped == 1
+
+
+@pytest.mark.parametrize("command", ["run", "gray"])
+def test_a_single_named_file_that_is_not_an_image_fails(tmp_path, tiny_onnx, command):
+    notes = tmp_path / "notes.pdf"
+    notes.write_bytes(b"%PDF-1.4 not an image")
+    extra = ["--model", str(tiny_onnx), "--device", "cpu"] if command == "run" else []
+    result = CliRunner().invoke(cli, [command, str(notes), str(tmp_path / "out"), *extra])
+    assert result.exit_code == BatchFailedError.exit_code, result.output
+    assert "notes.pdf" in result.output and "not a supported image type" in result.output
+    assert "1 failed" in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -2,6 +2,10 @@ import csv
 import json
 import math
 import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import numpy as np
 import pytest
@@ -140,3 +144,40 @@ def test_an_interrupted_score_writes_no_report(tmp_path, rng):
     result = score_trees(pred, truth, jobs=1, report=tmp_path / "r.json", on_result=interrupt_at_the_third)
     assert result.interrupted and result.summary.count == 3
     assert not (tmp_path / "r.json").exists() and not list(tmp_path.glob(".r.json*"))
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.hrefs.append(dict(attrs)["href"])
+
+
+def _linked_file(report, href):
+    if href.startswith("file:"):
+        return Path(url2pathname(urlparse(href).path))
+    return report.parent / url2pathname(href)
+
+
+@pytest.mark.parametrize("count", [5, 40])  # every image shown once; worst, best and random picks
+def test_every_thumbnail_of_a_score_report_opens_a_full_size_image(tmp_path, rng, count, monkeypatch):
+    pred, truth = _pairs(tmp_path, rng, count=count)
+    report = tmp_path / "reports" / "r.html"
+    report.parent.mkdir()
+    monkeypatch.chdir(tmp_path / "reports")  # where the old links pointed: the current folder
+    result = CliRunner().invoke(cli, ["score", str(pred), str(truth), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    parser = _Links()
+    parser.feed(report.read_text())
+    assert len(parser.hrefs) == 3 * min(count, 24)
+    for i, href in enumerate(parser.hrefs):
+        target = _linked_file(report, href)
+        assert target.is_file(), f"dead link {href}"
+        with Image.open(target) as image:
+            image.load()
+            assert image.size == (32, 32)
+            if i % 3 == 0:  # the gray input: the truth's BT.601 gray copy, full size
+                assert image.mode == "L"

@@ -40,7 +40,10 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
               help="Images per inference batch.")
 @click.option("--threads", type=click.IntRange(min=1),
-              help="onnxruntime intra-op threads (default: onnxruntime's choice).")
+              help="CPU threads for inference in all (default: every core this process may use).")
+@click.option("--streams", type=click.IntRange(min=1),
+              help="Batches inferred at once, each on threads/streams onnxruntime threads (default: one per "
+                   "thread on CPU, 1 on CUDA).")
 @click.option("--size", type=click.IntRange(min=1),
               help="Network short side for large inputs (default: the model's working size).")
 @click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="png",
@@ -53,8 +56,8 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option("--report", type=click.Path(path_type=Path), help="Per-image report (.json, .csv or .html).")
 @walk_options
 @distribute_options
-def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, size, fmt, quality, vividness, truth,
-        report, workers, overwrite, shard, strict, quiet, as_json, max_pixels, distributor, scheduler,
+def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, streams, size, fmt, quality, vividness,
+        truth, report, workers, overwrite, shard, strict, quiet, as_json, max_pixels, distributor, scheduler,
         retries) -> None:
     """Colorize every image under INPUT (a folder tree or one file) into OUT, mirroring the tree.
 
@@ -70,7 +73,7 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, siz
                          overwrite=overwrite, shard=shard_from_text(shard), strict=strict, truth=truth,
                          max_pixels=max_pixels)
     cluster = distributor_from(distributor, scheduler, retries)
-    colorizer = Colorizer(model, device=device, threads=threads, size=size, vividness=vividness)
+    colorizer = Colorizer(model, device=device, threads=threads, size=size, vividness=vividness, streams=streams)
     if not quiet:
         shown = "" if colorizer.vividness is None else f", vividness {colorizer.vividness:g}"
         where = colorizer.provider if cluster is None else f"Dask workers ({scheduler or 'a cluster on this machine'})"
