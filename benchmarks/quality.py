@@ -4,11 +4,14 @@ then `colorbatch score`'s code; a vividness sweep plot and a gallery to look at.
     python benchmarks/quality.py [--model M.onnx] [--compare NAME=PATH ...] [--no-sweep]
 
 Sets (extracted from ../shared/datasets when missing): tiny-imagenet-64/val (9,902 photos, 64 px),
-photos-eval/cbsd68 (68, 481x321), photos-eval/mcmaster (18, 500x500), cifar10/test (10,000, 32 px).
-For each: the no-colour baseline (the truth against its own gray copy) and the model at vividness
-0, its default and 1, checked against issue 19's bars. The sweep runs vividness 0, 0.1, ..., 1 on a
-fixed subset of each set (every 5th tiny-imagenet photo, every 10th CIFAR-10 image, all of the
-others) and applies the rule for the default: the most colourful setting whose PSNR is within
+photos-eval/cbsd68 (68, 481x321), photos-eval/mcmaster (18, 500x500), cifar10/test (10,000, 32 px),
+and photos-large/val (every 10th of 2,213 photos of 224-400 px; made by
+../shared/datasets/photos-large.py, skipped when data/photos-large is missing). For each: the
+no-colour baseline (the truth against its own gray copy) and the model at vividness 0, its default
+and 1, with PSNR, SSIM, colourfulness and hue hits, checked against issue 19's and issue 26's bars.
+The sweep runs vividness 0, 0.1, ..., 1 on a fixed subset of each set (every 5th tiny-imagenet
+photo, every 10th CIFAR-10 image and photos-large photo, all of the others) and applies the rule
+for the default: the most colourful setting whose PSNR is within
 0.3 dB of the best, on tiny-imagenet-64/val.
 
 Writes benchmarks/results/quality.{md,json}, quality_sweep.{md,json}, vividness_sweep.png and
@@ -23,21 +26,23 @@ import re
 import shutil
 from pathlib import Path
 
-from common import RESULTS, WORK, colorbatch, every_nth, extracted, gray_copy, timed, write_results
+from common import DATA, RESULTS, WORK, colorbatch, every_nth, extracted, gray_copy, timed, write_results
 
 from colorbatch.scoring import score_trees
 from colorbatch.session import OnnxColorModel, bundled_model_path
 
-SETS = {  # name: (folder under data/, tarball, subset step for the sweep)
-    "tiny-imagenet-64/val": ("tiny-imagenet-64/val", "tiny-imagenet-64.tar", 5),
-    "cbsd68": ("photos-eval/cbsd68", "photos-eval.tar", 1),
-    "mcmaster": ("photos-eval/mcmaster", "photos-eval.tar", 1),
-    "cifar10/test": ("cifar10/test", "cifar10-jpg.tar", 10),
+SETS = {  # name: (folder under data/, tarball (None: made by a script), subset step for the sweep, for the table)
+    "tiny-imagenet-64/val": ("tiny-imagenet-64/val", "tiny-imagenet-64.tar", 5, 1),
+    "cbsd68": ("photos-eval/cbsd68", "photos-eval.tar", 1, 1),
+    "mcmaster": ("photos-eval/mcmaster", "photos-eval.tar", 1, 1),
+    "cifar10/test": ("cifar10/test", "cifar10-jpg.tar", 10, 1),
+    "photos-large/val": ("photos-large/val", None, 10, 10),
 }
 SWEEP = [round(0.1 * i, 1) for i in range(11)]
 RULE_DB = 0.3
 # The gallery's fixed sample: every n-th file of each set in sorted order (not picked by looking).
-GALLERY = {"cbsd68": 12, "mcmaster": 6, "tiny-imagenet-64/val": 1981}
+GALLERY = {"cbsd68": 12, "mcmaster": 6, "photos-large/val": 300, "tiny-imagenet-64/val": 1981}
+GALLERY_HEIGHT = 240  # px per row: large enough to judge an object's colour
 
 
 def slug(text: str) -> str:
@@ -57,7 +62,39 @@ def colorize(model: str, gray: Path, name: str, vividness: float | None) -> tupl
 def scores(pred: Path, truth: Path) -> dict:
     aggregate = score_trees(pred, truth).summary.aggregate()
     return {key: aggregate[key] for key in ("psnr_mean", "ssim_mean", "colourfulness_mean",
-                                             "colourfulness_truth_mean", "scored")}
+                                             "colourfulness_truth_mean", "hue_hits_mean", "scored")}
+
+
+def truth_folder(set_name: str, step: int = 1) -> Path:
+    """The set's colour photos (every ``step``-th, copied once, when step > 1)."""
+    folder, tarball = SETS[set_name][:2]
+    truth = extracted(folder, tarball) if tarball else DATA / folder
+    return every_nth(truth, slug(set_name), step) if step > 1 else truth
+
+
+def available_sets() -> None:
+    """Leave out the sets made by a script that has not been run here."""
+    for name, (folder, tarball, *_) in list(SETS.items()):
+        if tarball is None and not (DATA / folder).is_dir():
+            print(f"{name}: data/{folder} is missing (see ../shared/datasets/README.md); left out")
+            del SETS[name]
+
+
+def bars_issue26(set_name: str, vividness: str, row: dict, no_colour: float) -> str:
+    """Issue 26's bar for this row ('' where none applies)."""
+    psnr, colour, truth = row["psnr_mean"], row["colourfulness_mean"], row["colourfulness_truth_mean"]
+    hits = row["hue_hits_mean"]
+    rules = {
+        ("cbsd68", "default"): psnr >= no_colour + 1.3 and colour >= 0.8 * truth and hits >= 0.55,
+        ("cbsd68", "1"): colour >= 0.95 * truth and psnr >= no_colour + 0.5,
+        ("mcmaster", "default"): psnr >= no_colour + 1.2 and colour >= 0.5 * truth,
+        ("photos-large/val", "default"): psnr >= no_colour + 1.2 and colour >= 0.7 * truth and hits >= 0.6,
+        ("tiny-imagenet-64/val", "default"): psnr >= no_colour + 1.0,
+        ("cifar10/test", "0"): psnr >= 25.9,
+    }
+    if (set_name, vividness) not in rules:
+        return ""
+    return "met" if rules[(set_name, vividness)] else "NOT met"
 
 
 def bars(set_name: str, vividness: str, row: dict, no_colour: float) -> str:
@@ -76,9 +113,9 @@ def bars(set_name: str, vividness: str, row: dict, no_colour: float) -> str:
 
 def main_table(model: str, default: float, compare: list[list[str]]) -> list[dict]:
     rows = []
-    for set_name, (folder, tarball, _) in SETS.items():
-        truth = extracted(folder, tarball)
-        gray = gray_copy(truth, slug(set_name))
+    for set_name, (*_, step) in SETS.items():
+        truth = truth_folder(set_name, step)
+        gray = gray_copy(truth, slug(set_name) + (f"-every-{step}" if step > 1 else ""))
         no_colour = scores(gray, truth)
         rows.append({"set": set_name, "model": "no colour", "vividness": "", **no_colour, "vs_no_colour_db": 0.0,
                      "bar": "", "run_seconds": ""})
@@ -87,7 +124,9 @@ def main_table(model: str, default: float, compare: list[list[str]]) -> list[dic
             row = scores(out, truth)
             rows.append({"set": set_name, "model": "new", "vividness": f"{label} ({vividness:g})", **row,
                          "vs_no_colour_db": row["psnr_mean"] - no_colour["psnr_mean"],
-                         "bar": bars(set_name, label, row, no_colour["psnr_mean"]), "run_seconds": seconds})
+                         "bar": bars(set_name, label, row, no_colour["psnr_mean"]),
+                         "bar_issue26": bars_issue26(set_name, label, row, no_colour["psnr_mean"]),
+                         "run_seconds": seconds})
         for name, path in compare:
             out, seconds = colorize(path, gray, f"{set_name}-{name}", None)
             row = scores(out, truth)
@@ -99,10 +138,8 @@ def main_table(model: str, default: float, compare: list[list[str]]) -> list[dic
 
 def sweep(model: str) -> tuple[list[dict], float]:
     rows = []
-    for set_name, (folder, tarball, step) in SETS.items():
-        truth = extracted(folder, tarball)
-        if step > 1:
-            truth = every_nth(truth, slug(set_name), step)
+    for set_name, (_, _, step, _) in SETS.items():
+        truth = truth_folder(set_name, step)
         gray = gray_copy(truth, slug(set_name) + f"-every-{step}")
         no_colour = scores(gray, truth)["psnr_mean"]
         for vividness in SWEEP:
@@ -146,7 +183,8 @@ def plot_sweep(rows: list[dict], default: float) -> None:
 
 
 def gallery(model: str, default: float) -> None:
-    """gray | default | vividness 1 | truth for a fixed sample, each row scaled to 150 px high (file under 3 MB)."""
+    """gray | default | vividness 1 | truth for a fixed sample, each row GALLERY_HEIGHT px high, each
+    column as wide as its widest tile, so the headers stand over their columns."""
     from PIL import Image, ImageDraw
 
     from colorbatch.api import Colorizer
@@ -154,26 +192,24 @@ def gallery(model: str, default: float) -> None:
 
     picks = []
     for set_name, step in GALLERY.items():
-        folder = extracted(SETS[set_name][0], SETS[set_name][1])
-        picks += sorted(p for p in folder.rglob("*") if p.is_file())[::step]
+        if set_name in SETS:
+            picks += sorted(p for p in truth_folder(set_name).rglob("*") if p.is_file())[::step]
     colorizers = [Colorizer(model, device="cpu", vividness=v) for v in (default, 1.0)]
-    height, rows = 150, []
+    height, gap, top, rows = GALLERY_HEIGHT, 6, 24, []
     for path in picks:
         truth = read_rgb(path)
         gray = Image.fromarray(truth).convert("L")
         tiles = [gray.convert("RGB"), *(c.colorize(gray).convert("RGB") for c in colorizers), Image.fromarray(truth)]
         width = round(truth.shape[1] * height / truth.shape[0])
         rows.append([t.resize((width, height), Image.Resampling.LANCZOS) for t in tiles])
-    sheet_w = max(sum(t.width for t in row) + 5 * 6 for row in rows)
-    sheet = Image.new("RGB", (sheet_w, 24 + len(rows) * (height + 6)), "white")
+    cell = max(tile.width for row in rows for tile in row)
+    sheet = Image.new("RGB", (gap + 4 * (cell + gap), top + len(rows) * (height + gap)), "white")
     draw = ImageDraw.Draw(sheet)
     for i, label in enumerate(("gray input", f"vividness {default:g} (default)", "vividness 1", "truth")):
-        draw.text((6 + i * (sheet_w // 4), 6), label, fill="black")
+        draw.text((gap + i * (cell + gap), 6), label, fill="black")
     for r, row in enumerate(rows):
-        x = 6
-        for tile in row:
-            sheet.paste(tile, (x, 24 + r * (height + 6)))
-            x += tile.width + 6
+        for i, tile in enumerate(row):
+            sheet.paste(tile, (gap + i * (cell + gap) + (cell - tile.width) // 2, top + r * (height + gap)))
     sheet.save(RESULTS / "gallery.png", optimize=True)
 
 
@@ -187,6 +223,7 @@ def main() -> None:
     parser.add_argument("--sweep-only", action="store_true", help="only the sweep (and the rule's choice)")
     parser.add_argument("--sets", nargs="+", choices=list(SETS), help="a subset of the sets")
     args = parser.parse_args()
+    available_sets()
     if args.sets:
         for name in list(SETS):
             if name not in args.sets:
@@ -211,6 +248,8 @@ def main() -> None:
     if not args.no_gallery:
         gallery(model, default)
     print(json.dumps({r["set"] + " " + r["vividness"]: r["bar"] for r in rows if r["bar"]}, indent=1))
+    print(json.dumps({r["set"] + " " + r["vividness"]: r["bar_issue26"] for r in rows if r.get("bar_issue26")},
+                     indent=1))
 
 
 if __name__ == "__main__":

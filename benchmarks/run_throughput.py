@@ -1,22 +1,28 @@
 """Throughput and memory of `colorbatch run` against its floors, in one run.
 
     python benchmarks/run_throughput.py [--model M.onnx] [--checkpoint C.pth] [--limit N]
+    python benchmarks/run_throughput.py --photos-only      # CBSD68 rows: this model against another
+    python benchmarks/run_throughput.py --scans-only       # eight 3000x2000 scans: this code against git's
 
-Measures, each in a fresh process (so peak RSS is its own):
+Measures, each in a fresh process (so peak RSS is its own), on CIFAR-10's 10,000 test grays and
+on CBSD68's 68 photos as gray JPEG x3 (at the model's working size and at --size 224):
   1. end to end: the run pipeline with default settings on CPU;
-  2. model only: onnxruntime on pre-decoded batches of the same size (the compute floor);
+  2. model only: onnxruntime on pre-decoded network inputs in batches of the same size, with the
+     same inference streams as the run (the compute floor);
   3. I/O only: the same pipeline with the model replaced by gray pass-through (decode, encode,
      write on the same thread pools: the I/O floor);
   4. the original recipe's way: PyTorch, one image at a time, PIL in and out, same model
      (and, with --recipe-checkpoint, the recipe's own seed-unet network).
-On a CPU the ideal end-to-end time is time(2) + time(3). Thresholds: time(1) <= 1.25 x ideal,
-(1) >= 10 x (4) in images/s, peak RSS of (1) <= 500 MB and flat from 1,000 to 10,000 files,
-one 4000x3000 photo under 1.5 GB.
+On a CPU the ideal end-to-end time is time(2) + time(3); run/ideal is ideal / time(1), the share
+of the ideal the run reaches (issue 27: >= 0.9 on CIFAR-10, >= 0.7 on photos, where recombining
+colour with the full-size luminance is work the ideal leaves out). Also: (1) >= 10 x (4) in
+images/s, peak RSS of (1) <= 500 MB and flat from 1,000 to 10,000 files, one 4000x3000 photo
+under 1.5 GB; eight 3000x2000 gray JPEG scans through `colorbatch run`, this code against the
+code of BASELINE_COMMIT (a git worktree under benchmarks/work/), alternated: new <= 0.4x.
 
-Photos (issue 19): CBSD68's 68 photos as gray JPEG, three copies each (204 files), through
-`colorbatch run` with the model and with the previous bundled model (taken from git at
-PREVIOUS_COMMIT into benchmarks/work/), alternated twice in the same run; the new default must take
-no longer. `--photos-only` measures just these rows.
+Photos (issue 19): CBSD68 x3 through `colorbatch run` with the model and with the previous bundled
+model (taken from git at PREVIOUS_COMMIT into benchmarks/work/), alternated twice in the same run;
+the new default must take no longer. `--photos-only` measures just these rows.
 """
 
 from __future__ import annotations
@@ -34,14 +40,15 @@ from common import ROOT, WORK, cifar_test_gray, write_results
 
 DEFAULT_CHECKPOINT = ROOT / "runs" / "bins-lite0" / "param" / "epoch_005.pth"  # the bundled model as a checkpoint
 PREVIOUS_COMMIT = "36f2561"  # the last commit that bundled the CIFAR-10 ensemble
+BASELINE_COMMIT = "908b189"  # the code before issue 27 (one inference stream, single-threaded recombination)
 
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _files(folder: Path, limit: int | None) -> list[Path]:
-    files = sorted(folder.rglob("*.png"))
+def _files(folder: Path, limit: int | None, patterns: tuple[str, ...] = ("*.png",)) -> list[Path]:
+    files = sorted(p for pattern in patterns for p in folder.rglob(pattern))
     return files[:limit] if limit else files
 
 
@@ -60,37 +67,51 @@ def _subset(folder: Path, limit: int) -> Path:
 # --- workers: each runs in its own process ---------------------------------------------------
 
 
-def worker_end_to_end(model: str, source: str, out: str) -> dict:
+def worker_end_to_end(model: str, source: str, out: str, size: str = "") -> dict:
     from colorbatch.api import Colorizer
 
     shutil.rmtree(out, ignore_errors=True)
-    colorizer = Colorizer(model, device="cpu")
+    colorizer = Colorizer(model, device="cpu", size=int(size) if size else None)
     summary = colorizer.run(source, out)
     return {"images": summary.done, "seconds": summary.seconds, "failed": summary.failed}
 
 
-def worker_model_only(model: str, source: str, out: str) -> dict:
+def worker_model_only(model: str, source: str, out: str, size: str = "") -> dict:
+    """The model's own time: network inputs prepared beforehand, batches grouped by shape as the
+    pipeline groups them, run on the same number of streams."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
 
     from colorbatch.colorize import ColorModel, network_input
     from colorbatch.imaging import decode
     from colorbatch.jobs import RunOptions
 
-    colorizer = ColorModel(model, device="cpu")
-    decoded = [decode(p) for p in _files(Path(source), None)]
+    colorizer = ColorModel(model, device="cpu", size=int(size) if size else None)
+    groups: dict[tuple[int, int], list[np.ndarray]] = {}
+    for path in _files(Path(source), None, ("*.png", "*.jpg")):
+        decoded = decode(path)
+        shape = colorizer.shape_for(decoded)
+        groups.setdefault(shape, []).append(network_input(decoded.luma, shape))
     batch_size = RunOptions().batch_size
-    batches = [np.stack([network_input(d.luma, colorizer.shape_for(d)) for d in decoded[i:i + batch_size]])
-               for i in range(0, len(decoded), batch_size)]
+    batches = [np.stack(items[i:i + batch_size]) for items in groups.values() for i in range(0, len(items), batch_size)]
+    images = sum(len(b) for b in batches)
     started = time.perf_counter()
-    for batch in batches:
-        colorizer.model(batch)
-    return {"images": len(decoded), "seconds": time.perf_counter() - started}
+    with ThreadPoolExecutor(colorizer.streams.count) as pool:
+        for _ in pool.map(colorizer.model, batches):
+            pass
+    return {"images": images, "seconds": time.perf_counter() - started, "streams": colorizer.streams.count}
 
 
 class _PassThrough:
     """Stands in for the model: gray replicated to RGB, so only the pipeline's I/O remains."""
 
     provider = "none"
+
+    def __init__(self) -> None:
+        from colorbatch.colorize import Streams, cpu_cores
+
+        self.streams = Streams(cpu_cores(), 1)
 
     def shape_for(self, decoded):
         return decoded.luma.shape
@@ -103,7 +124,7 @@ class _PassThrough:
         return [np.repeat(to_uint8(d.luma)[..., None], 3, axis=-1) for d in items]
 
 
-def worker_io_only(model: str, source: str, out: str) -> dict:
+def worker_io_only(model: str, source: str, out: str, size: str = "") -> dict:
     from colorbatch.engine import run_tree
     from colorbatch.jobs import RunOptions
     from colorbatch.pipeline import ColorizeWork
@@ -112,6 +133,18 @@ def worker_io_only(model: str, source: str, out: str) -> dict:
     options = RunOptions()
     summary = run_tree(Path(source), Path(out), ColorizeWork(None, options, model=_PassThrough()), options)
     return {"images": summary.done, "seconds": summary.seconds}
+
+
+def worker_cli(code: str, source: str, out: str) -> dict:
+    """`colorbatch run SOURCE OUT` with the package at ``code`` (a checkout) first on the path."""
+    import os
+
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": code}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "colorbatch", "run", source, out, "--quiet"], cwd=code, env=env,
+                   check=True, capture_output=True)
+    return {"images": len(_files(Path(out), None)), "seconds": time.perf_counter() - started}
 
 
 def worker_torch_loop(checkpoint: str, source: str, out: str, flip_average: str = "") -> dict:
@@ -135,7 +168,7 @@ def worker_torch_loop(checkpoint: str, source: str, out: str, flip_average: str 
 
 
 WORKERS = {"e2e": worker_end_to_end, "model": worker_model_only, "io": worker_io_only,
-           "torch": worker_torch_loop}
+           "torch": worker_torch_loop, "cli": worker_cli}
 
 
 def _spawn(kind: str, *args: str) -> dict:
@@ -187,10 +220,10 @@ def _previous_model() -> Path:
     return path
 
 
-def photo_rows(model: str) -> tuple[list[dict], dict]:
+def photo_rows(model: str, previous: str | None = None) -> tuple[list[dict], dict]:
     """`colorbatch run` on CBSD68 x3 with the model and the previous one, alternated twice."""
     source, out = _cbsd68_gray_jpegs(), str(WORK / "out-photos")
-    previous = str(_previous_model())
+    previous = previous or str(_previous_model())
     times: dict[str, list[dict]] = {"new": [], "previous": []}
     for _ in range(2):
         for name, path in (("new", model), ("previous", previous)):
@@ -206,6 +239,63 @@ def photo_rows(model: str) -> tuple[list[dict], dict]:
     return rows, {"photos_new_over_previous_time": ratio, "photos_no_slower_ok": ratio <= 1.0}
 
 
+def _scans(count: int = 8) -> Path:
+    """``count`` gray JPEG scans of 3000x2000 (scikit-image's photos scaled up; quality 90)."""
+    import numpy as np
+    from PIL import Image
+
+    from colorbatch.color import gray_u8
+    from colorbatch.samples import sample_images
+
+    folder = WORK / f"scans-3000x2000-x{count}"
+    if len(list(folder.glob("*.jpg"))) != count:
+        folder.mkdir(parents=True, exist_ok=True)
+        photos = list(sample_images().values())
+        for i in range(count):
+            rgb = Image.fromarray(photos[i % len(photos)]).resize((3000, 2000), Image.Resampling.BICUBIC)
+            Image.fromarray(gray_u8(np.asarray(rgb))).save(folder / f"scan{i}.jpg", quality=90)
+    return folder
+
+
+def _baseline_code() -> Path:
+    """A git worktree of BASELINE_COMMIT under benchmarks/work/ (made once)."""
+    path = WORK / f"code-{BASELINE_COMMIT}"
+    if not (path / "colorbatch").is_dir():
+        subprocess.run(["git", "worktree", "add", "--detach", "-f", str(path), BASELINE_COMMIT], cwd=ROOT,
+                       check=True, capture_output=True)
+    return path
+
+
+def floor_rows(model: str, source: Path, label: str, size: str = "") -> tuple[list[dict], float]:
+    """End to end, model only and I/O only on one set; returns the rows and ideal / run."""
+    out = str(WORK / "out")
+    e2e = _spawn("e2e", model, str(source), out, size)
+    floor_model = _spawn("model", model, str(source), out, size)
+    floor_io = _spawn("io", model, str(source), out, size)
+    share = (floor_model["seconds"] + floor_io["seconds"]) / e2e["seconds"]
+    rows = [{"measurement": f"{label}: {name}", "images": r["images"], "seconds": r["seconds"],
+             "images_per_s": r["images"] / r["seconds"], "peak_rss_mb": r["peak_rss_mb"]}
+            for name, r in (("run", e2e), (f"model only ({floor_model['streams']} streams)", floor_model),
+                            ("I/O only", floor_io))]
+    rows[0]["run_over_ideal"] = share
+    return rows, share
+
+
+def scan_rows() -> tuple[list[dict], dict]:
+    """Eight 3000x2000 scans through `colorbatch run`: this code against BASELINE_COMMIT's, alternated."""
+    source, out = str(_scans()), str(WORK / "out-scans")
+    codes = {"new": str(ROOT), "baseline": str(_baseline_code())}
+    times: dict[str, list[float]] = {name: [] for name in codes}
+    for _ in range(2):
+        for name, code in codes.items():
+            times[name].append(_spawn("cli", code, source, out)["seconds"])
+    rows = [{"measurement": f"8 scans 3000x2000, {label}", "images": 8, "seconds": min(times[name]),
+             "all_seconds": [round(t, 2) for t in times[name]]}
+            for name, label in (("new", "this code"), ("baseline", f"code of {BASELINE_COMMIT}"))]
+    ratio = min(times["new"]) / min(times["baseline"])
+    return rows, {"scans_new_over_baseline": ratio, "scans_ok": ratio <= 0.4}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=None, help="ONNX model (default: the bundled one)")
@@ -213,56 +303,60 @@ def main() -> None:
     parser.add_argument("--recipe-checkpoint", help="a seed-unet checkpoint: also time the recipe's own network")
     parser.add_argument("--limit", type=int, default=10_000)
     parser.add_argument("--photos-only", action="store_true", help="only the CBSD68 rows against the previous model")
+    parser.add_argument("--previous", help="with --photos-only: the model to compare with (default: git's)")
+    parser.add_argument("--scans-only", action="store_true", help="only the scans, this code against git's")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch loop (needs --checkpoint)")
     args = parser.parse_args()
     from colorbatch.modelinfo import describe
     from colorbatch.session import bundled_model_path, metadata_json
 
     model = args.model or str(bundled_model_path())
-    if args.photos_only:
-        rows, checks = photo_rows(model)
-        write_results("run_throughput_photos", rows, {"checks": checks, "model": model})
-        for key, value in checks.items():
-            print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
+    if args.photos_only or args.scans_only:
+        name, (rows, checks) = (("run_throughput_photos", photo_rows(model, args.previous)) if args.photos_only
+                                else ("run_throughput_scans", scan_rows()))
+        write_results(name, rows, {"checks": checks, "model": model})
+        _print_checks(checks)
         return
     gray = cifar_test_gray()
     full = _subset(gray, args.limit) if args.limit < 10_000 else gray
     small = _subset(gray, min(1000, args.limit))
     out = str(WORK / "out")
-    e2e = _spawn("e2e", model, str(full), out)
-    floor_model = _spawn("model", model, str(full), out)
-    floor_io = _spawn("io", model, str(full), out)
-    flip = (metadata_json(describe(Path(model)), "arch_kwargs") or {}).get("flip_average", False)
-    torch_loop = _spawn("torch", args.checkpoint, str(full), out, "1" if flip else "")
+    rows, checks = [], {}
+    cifar, share = floor_rows(model, full, f"CIFAR-10 test grays ({args.limit:,})")
+    rows += cifar
+    checks.update(cifar_run_over_ideal=share, cifar_ok=share >= 0.9)
+    e2e = cifar[0]
+    for size, label in (("", "default size"), ("224", "--size 224")):
+        photos, share = floor_rows(model, _cbsd68_gray_jpegs(), f"CBSD68 x3 gray JPEG, {label}", size)
+        rows += photos
+        key = f"photos_{size or 'default'}"
+        checks.update({f"{key}_run_over_ideal": share, f"{key}_ok": share >= 0.7})
+    if not args.no_torch:
+        flip = (metadata_json(describe(Path(model)), "arch_kwargs") or {}).get("flip_average", False)
+        torch_loop = _spawn("torch", args.checkpoint, str(full), out, "1" if flip else "")
+        rows.append(_row("PyTorch loop, one image at a time", torch_loop))
+        checks["speedup_over_torch_loop"] = e2e["images_per_s"] / (torch_loop["images"] / torch_loop["seconds"])
+    if args.recipe_checkpoint:
+        rows.append(_row("PyTorch loop with the recipe's seed-unet", _spawn("torch", args.recipe_checkpoint, str(full),
+                                                                           out)))
     e2e_small = _spawn("e2e", model, str(small), out)
     big = _spawn("e2e", model, str(_big_photo()), out)
-    recipe = _spawn("torch", args.recipe_checkpoint, str(full), out) if args.recipe_checkpoint else None
-    ideal = floor_model["seconds"] + floor_io["seconds"]
-
-    def rate(r):
-        return r["images"] / r["seconds"]
-
-    measured = [("1. colorbatch run (end to end)", e2e), ("2. model only (onnxruntime)", floor_model),
-                ("3. I/O only (decode+encode+write)", floor_io), ("4. PyTorch loop, one image at a time", torch_loop),
-                ("1 on 1,000 files", e2e_small), ("one 4000x3000 gray photo", big)]
-    if recipe is not None:
-        measured.insert(4, ("4b. PyTorch loop with the recipe's seed-unet", recipe))
-    rows = [{"measurement": label, "images": r["images"], "seconds": r["seconds"], "images_per_s": rate(r),
-             "peak_rss_mb": r["peak_rss_mb"]} for label, r in measured]
-    checks = {
-        "e2e_over_ideal": e2e["seconds"] / ideal,
-        "e2e_over_ideal_ok": e2e["seconds"] / ideal <= 1.25,
-        "speedup_over_torch_loop": rate(e2e) / rate(torch_loop),
-        "speedup_ok": rate(e2e) / rate(torch_loop) >= 10,
-        "rss_ok": e2e["peak_rss_mb"] <= 500,
-        "rss_growth_1k_to_10k_mb": e2e["peak_rss_mb"] - e2e_small["peak_rss_mb"],
-        "big_photo_rss_ok": big["peak_rss_mb"] < 1536,
-    }
-    if recipe is not None:
-        checks["speedup_over_recipe_loop"] = rate(e2e) / rate(recipe)
-    more_rows, more_checks = photo_rows(model)
-    rows += more_rows
-    checks.update(more_checks)
+    rows += [_row("run on 1,000 files", e2e_small), _row("one 4000x3000 gray photo", big)]
+    checks.update(rss_ok=e2e["peak_rss_mb"] <= 500, big_photo_rss_ok=big["peak_rss_mb"] < 1536,
+                  rss_growth_1k_to_10k_mb=e2e["peak_rss_mb"] - e2e_small["peak_rss_mb"])
+    scans, scan_checks = scan_rows()
+    rows += scans
+    checks.update(scan_checks)
     write_results("run_throughput", rows, {"checks": checks, "model": model})
+    _print_checks(checks)
+
+
+def _row(label: str, r: dict) -> dict:
+    return {"measurement": label, "images": r["images"], "seconds": r["seconds"],
+            "images_per_s": r["images"] / r["seconds"], "peak_rss_mb": r["peak_rss_mb"]}
+
+
+def _print_checks(checks: dict) -> None:
     for key, value in checks.items():
         print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
 

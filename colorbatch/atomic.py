@@ -24,16 +24,41 @@ def _fsync(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+_folders_made: set[Path] = set()  # in the current run (see forget_folders_made)
+
+
+def forget_folders_made() -> None:
+    """Start a new run: folders made before may have been given another run's leftovers since."""
+    _folders_made.clear()
+
+
+def _made_by_this_process(folder: Path) -> bool:
+    """Create ``folder`` if needed; whether this process made it, so no earlier run can have left
+    temporary files there (looking for them lists the folder: once per output in a full folder)."""
+    if folder in _folders_made:
+        if folder.is_dir():
+            return True
+        _folders_made.discard(folder)  # removed since (a test, a clean-up between two runs)
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        return False
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+    _folders_made.add(folder)
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path to write ``path``'s content to; on leaving the block without an error it
     is flushed to disk and renamed to ``path``, otherwise removed. Temporary files that an
     interrupted earlier write left for the same target are removed first."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*{PARTIAL_SUFFIX}"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
+    if not _made_by_this_process(path.parent):
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*{PARTIAL_SUFFIX}"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{PARTIAL_SUFFIX}")
     try:
         yield tmp

@@ -23,6 +23,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
+from colorbatch.atomic import forget_folders_made
 from colorbatch.jobs import Job, Result, RunOptions, RunSummary, Status, check_paths, plan_jobs
 from colorbatch.summary import Summary
 
@@ -114,6 +115,7 @@ def run_tree(source: Path, out: Path, work: Work, options: RunOptions, distribut
     """Mirror the tree ``source`` into ``out`` with ``work`` (run and gray): plan, execute, and
     count every result into the returned summary."""
     check_paths(source, out)
+    forget_folders_made()  # a folder this process made in an earlier run may hold another's leftovers now
     summary = RunSummary(provider=provider, scores=Summary() if options.truth is not None else None)
     outcome = execute(plan_jobs(source, out, options), work, distributor, [summary.record, *observers],
                       stop_on=_failed if options.strict else None)

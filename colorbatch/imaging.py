@@ -184,6 +184,8 @@ def peek_pixels(path: Path) -> int:
     """The pixel count in a file's header (no decoding); 0 when it cannot be read (decoding will
     then report why)."""
     try:
+        if (header := png_header(path)) is not None:
+            return header[0] * header[1]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path) as image:

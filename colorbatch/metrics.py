@@ -8,6 +8,8 @@ are written to disk. Shapes must match exactly, otherwise ``ValueError``.
   255, population covariance, per channel then averaged. Images with a side under 11 px keep the
   same Gaussian but crop a smaller border (largest odd window that fits).
 - Colourfulness: Hasler and Suesstrunk 2003, ``sigma_rgyb + 0.3 mu_rgyb`` on 0-255 values.
+- Hue hits: whether objects get their own colours (``hue_hits``), where PSNR and colourfulness
+  cannot tell a cast over the whole picture from colour that follows objects.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import math
 
 import numpy as np
 from skimage.metrics import structural_similarity
+
+from colorbatch.color import rgb_to_chroma
 
 PEAK = 255.0
 SSIM_SIGMA = 1.5
@@ -31,6 +35,9 @@ DEFINITIONS = {
     "population covariance, per RGB channel then averaged (scikit-image)",
     "colourfulness": "Hasler & Suesstrunk 2003: sqrt(sd_rg^2+sd_yb^2) + 0.3*sqrt(mu_rg^2+mu_yb^2), "
     "rg=R-G, yb=(R+G)/2-B, on 0-255 values",
+    "hue_hits": "of the truth's pixels with full-range CbCr radius > 0.05, the share where the output has "
+    "radius > 0.02 and a hue within 30 degrees of the truth's, averaged over the 30-degree hue sectors "
+    "holding >= 2% of those pixels; gray 0, the truth 1; undefined (left out of means) for a gray truth",
 }
 
 
@@ -89,3 +96,33 @@ def colourfulness(rgb: np.ndarray) -> float:
     spread = math.hypot(rg.std(), yb.std())
     mean = math.hypot(rg.mean(), yb.mean())
     return spread + 0.3 * mean
+
+
+HUE_COLOURED = 0.05  # truth pixels with a CbCr radius above this are clearly coloured
+HUE_HAS_COLOUR = 0.02  # an output pixel with less than this has no colour to compare
+HUE_TOLERANCE = 30.0  # degrees
+HUE_SECTORS = 12
+HUE_MIN_SECTOR_SHARE = 0.02
+
+
+def hue_hits(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Objects in their own colours: of the truth's clearly coloured pixels, the share where the
+    output has colour within 30 degrees of the truth's hue, averaged over the 30-degree hue sectors
+    that hold at least 2 % of those pixels (so a large sky cannot outvote a small red coat). Gray
+    scores 0, the truth 1, a uniform cast only in the sectors near its own hue. NaN when the truth
+    has no clearly coloured pixel."""
+    _check_pair(pred, truth)
+    truth_chroma = rgb_to_chroma(truth.astype(np.float32) / 255.0)
+    coloured = np.hypot(truth_chroma[..., 0], truth_chroma[..., 1]) > HUE_COLOURED
+    if not coloured.any():
+        return math.nan
+    truth_cb, truth_cr = truth_chroma[coloured].T
+    pred_cb, pred_cr = rgb_to_chroma(pred[coloured].astype(np.float32) / 255.0).T
+    truth_hue = np.degrees(np.arctan2(truth_cr, truth_cb))
+    apart = np.abs((np.degrees(np.arctan2(pred_cr, pred_cb)) - truth_hue + 180.0) % 360.0 - 180.0)
+    hit = (np.hypot(pred_cb, pred_cr) > HUE_HAS_COLOUR) & (apart <= HUE_TOLERANCE)
+    sector = (np.mod(truth_hue, 360.0) // (360.0 / HUE_SECTORS)).astype(np.int64) % HUE_SECTORS
+    pixels = np.bincount(sector, minlength=HUE_SECTORS)
+    hits = np.bincount(sector, weights=hit, minlength=HUE_SECTORS)
+    kept = pixels >= HUE_MIN_SECTOR_SHARE * pixels.sum()
+    return float(np.mean(hits[kept] / pixels[kept]))

@@ -26,8 +26,8 @@ from colorbatch.errors import printable
 from colorbatch.metrics import DEFINITIONS
 
 REPORT_SUFFIXES = (".json", ".csv", ".html")
-ROW_FIELDS = ("image", "status", "reason", "psnr", "ssim", "colourfulness", "colourfulness_truth", "baseline_psnr",
-              "baseline_ssim", "prediction", "truth", "error")
+ROW_FIELDS = ("image", "status", "reason", "psnr", "ssim", "colourfulness", "colourfulness_truth", "hue_hits",
+              "baseline_psnr", "baseline_ssim", "prediction", "truth", "error")
 THUMBS = 8
 METRIC_LABELS = {  # aggregate key -> what a reader sees
     "scored": "images scored", "infinite": "identical to the truth (PSNR infinite)",
@@ -35,6 +35,7 @@ METRIC_LABELS = {  # aggregate key -> what a reader sees
     "psnr_pooled": "PSNR of the pooled MSE (dB)", "ssim_mean": "SSIM, mean (0 to 1)",
     "colourfulness_mean": "colourfulness, mean (Hasler-Süsstrunk)",
     "colourfulness_truth_mean": "colourfulness of the truth, mean",
+    "hue_hits_mean": "hue hits, mean (0 to 1: objects in their own colours)",
 }
 MAX_FAILURES_SHOWN = 200
 THUMB_SIDE = 200

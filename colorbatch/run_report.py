@@ -45,6 +45,7 @@ class RunReport:
                          "psnr": score and score.psnr, "ssim": score and score.ssim,
                          "colourfulness": score and score.colourfulness,
                          "colourfulness_truth": score and score.colourfulness_truth,
+                         "hue_hits": score and score.hue_hits,
                          "prediction": str(result.target) if result.target else None,
                          "truth": str(result.truth) if result.truth else None})
 

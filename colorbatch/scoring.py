@@ -68,7 +68,7 @@ def report_row(result: Result, relative: str) -> dict:
         return row
     score = result.score
     row.update(psnr=score.psnr, mse=score.mse, ssim=score.ssim, colourfulness=score.colourfulness,
-               colourfulness_truth=score.colourfulness_truth, pixels=result.pixels)
+               colourfulness_truth=score.colourfulness_truth, hue_hits=score.hue_hits, pixels=result.pixels)
     if result.baseline is not None:
         row.update(baseline_psnr=result.baseline.psnr, baseline_mse=result.baseline.mse,
                    baseline_ssim=result.baseline.ssim)

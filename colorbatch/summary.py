@@ -24,6 +24,7 @@ class ImageScore:
     ssim: float
     colourfulness: float
     colourfulness_truth: float
+    hue_hits: float = math.nan  # NaN: the truth has no clearly coloured pixel
 
 
 def score_pair(pred: np.ndarray, truth: np.ndarray) -> ImageScore:
@@ -35,6 +36,7 @@ def score_pair(pred: np.ndarray, truth: np.ndarray) -> ImageScore:
         ssim=metrics.ssim(pred, truth),
         colourfulness=metrics.colourfulness(pred),
         colourfulness_truth=metrics.colourfulness(truth),
+        hue_hits=metrics.hue_hits(pred, truth),
     )
 
 
@@ -55,6 +57,8 @@ class Summary:
     _ssim_sum: float = 0.0
     _colour_sum: float = 0.0
     _colour_truth_sum: float = 0.0
+    _hue_hits_sum: float = 0.0
+    _hue_hits_count: int = 0
 
     def add(self, score: ImageScore, pixels: int) -> None:
         self.count += 1
@@ -67,6 +71,9 @@ class Summary:
         self._ssim_sum += score.ssim
         self._colour_sum += score.colourfulness
         self._colour_truth_sum += score.colourfulness_truth
+        if not math.isnan(score.hue_hits):
+            self._hue_hits_sum += score.hue_hits
+            self._hue_hits_count += 1
 
     def aggregate(self) -> dict[str, float | int | None]:
         """Mean/median/p5 PSNR over finite values, pooled PSNR, means of the other metrics."""
@@ -88,6 +95,7 @@ class Summary:
             "ssim_mean": mean_of(self._ssim_sum),
             "colourfulness_mean": mean_of(self._colour_sum),
             "colourfulness_truth_mean": mean_of(self._colour_truth_sum),
+            "hue_hits_mean": self._hue_hits_sum / self._hue_hits_count if self._hue_hits_count else None,
         }
 
 

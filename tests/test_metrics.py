@@ -64,3 +64,50 @@ def test_summary_pools_mse_and_separates_infinite(rng):
     assert aggregate["scored"] == 2 and aggregate["infinite"] == 1
     assert aggregate["psnr_mean"] == pytest.approx(metrics.psnr_from_mse(100))
     assert aggregate["psnr_pooled"] == pytest.approx(metrics.psnr_from_mse(50))
+
+
+def _hue_wheel(hues_deg, side=40, radius=0.15, luma=0.5):
+    """An image made of vertical bands, each one colour of the given hues (CbCr angle) at one
+    chroma radius and one luminance."""
+    from colorbatch.color import chroma_to_rgb, to_uint8
+
+    bands = np.array_split(np.arange(side), len(hues_deg))
+    chroma = np.zeros((side, side, 2), np.float32)
+    for hue, columns in zip(hues_deg, bands):
+        chroma[:, columns] = radius * np.array([math.cos(math.radians(hue)), math.sin(math.radians(hue))])
+    return to_uint8(chroma_to_rgb(np.full((side, side), luma, np.float32), chroma))
+
+
+def test_hue_hits_gray_scores_zero_and_the_truth_one():
+    from colorbatch.summary import gray_baseline
+
+    truth = _hue_wheel([10, 100, 190, 280])
+    assert metrics.hue_hits(truth, truth) == 1.0
+    assert metrics.hue_hits(gray_baseline(truth), truth) == 0.0
+
+
+def test_hue_hits_a_uniform_cast_scores_at_most_one_sectors_share():
+    truth = _hue_wheel([15, 105, 195, 285])  # four sectors, 90 degrees apart, a quarter each
+    for cast_hue in (15, 60, 105, 200):
+        cast = _hue_wheel([cast_hue])
+        assert metrics.hue_hits(cast, truth) <= 0.25 + 1e-6
+
+
+def test_hue_hits_weighs_each_sector_alike_and_ignores_tiny_ones():
+    truth = _hue_wheel([15] * 9 + [195])  # a large region and a small one, in other sectors
+    half_right = truth.copy()
+    half_right[:, 36:] = _hue_wheel([15])[:, 36:]  # the small region painted the large one's colour
+    assert metrics.hue_hits(half_right, truth) == pytest.approx(0.5)
+    speck = _hue_wheel([15])
+    speck[0, 0] = _hue_wheel([195])[0, 0]  # 1 pixel of 1,600: under 2 %, not a sector of its own
+    assert metrics.hue_hits(_hue_wheel([15]), speck) == 1.0
+
+
+def test_hue_hits_of_a_gray_truth_is_undefined_and_left_out_of_means():
+    gray = np.full((8, 8, 3), 90, np.uint8)
+    assert math.isnan(metrics.hue_hits(gray, gray))
+    summary = Summary()
+    summary.add(score_pair(gray, gray), 64)
+    truth = _hue_wheel([15])
+    summary.add(score_pair(truth, truth), truth.shape[0] * truth.shape[1])
+    assert summary.aggregate()["hue_hits_mean"] == 1.0

@@ -193,6 +193,7 @@ def print_scores(aggregate: dict, baseline: dict | None, err: bool = False) -> N
         ("SSIM mean", "ssim_mean", lambda v: "n/a" if v is None else f"{v:.4f}"),
         ("colourfulness mean", "colourfulness_mean", lambda v: "n/a" if v is None else f"{v:.1f}"),
         ("colourfulness of truth", "colourfulness_truth_mean", lambda v: "n/a" if v is None else f"{v:.1f}"),
+        ("hue hits mean", "hue_hits_mean", lambda v: "n/a" if v is None else f"{v:.3f}"),
     ]
     header = f"{'metric':<24}{'output':>12}" + (f"{'no colour':>12}" if baseline else "")
     click.echo(header, err=err)
