@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -60,16 +61,24 @@ def main() -> None:
     parser.add_argument("--model", default="")
     parser.add_argument("--side", type=int, default=9000)
     parser.add_argument("--count", type=int, default=8)
+    parser.add_argument("--baseline-code", help="a checkout of earlier code: also run all images with it, same run")
     args = parser.parse_args()
     folder = _images(args.side, args.count)
     rows = []
-    for count in (1, args.count):
+    runs = [(1, None), (args.count, None)] + ([(args.count, args.baseline_code)] if args.baseline_code else [])
+    for count, code in runs:
         source = _subset(folder, count)
+        env = {**os.environ, "PYTHONPATH": code} if code else None
         done = subprocess.run([sys.executable, __file__, "--worker", args.model, str(source), str(WORK / "out-huge")],
-                              capture_output=True, text=True, check=True)
+                              capture_output=True, text=True, check=True, env=env)
         result = json.loads(done.stdout.strip().splitlines()[-1])
-        rows.append({"images": f"{count} x {args.side}x{args.side} gray PNG", **result})
-    write_results("memory_bound", rows, {"rss_ratio_all_over_one": rows[1]["peak_rss_mb"] / rows[0]["peak_rss_mb"]})
+        rows.append({"images": f"{count} x {args.side}x{args.side} gray PNG", "code": code or "this checkout",
+                     **result})
+    extra = {"rss_ratio_all_over_one": rows[1]["peak_rss_mb"] / rows[0]["peak_rss_mb"]}
+    if args.baseline_code:
+        extra["rss_this_over_baseline"] = rows[1]["peak_rss_mb"] / rows[2]["peak_rss_mb"]
+    write_results("memory_bound", rows, extra)
+    print(extra)
 
 
 if __name__ == "__main__":

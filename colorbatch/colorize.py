@@ -24,6 +24,7 @@ from colorbatch.session import ModelInfo, OnnxColorModel
 
 STRIP_ROWS = 32  # rows per strip of the recombination: its temporaries stay in cache
 PARALLEL_PIXELS = 1 << 18  # smaller images are recombined on the calling thread
+SEQUENTIAL_UPSAMPLE_PIXELS = 1 << 25  # larger ones upsample their two chroma planes one after the other
 
 
 def network_size(height: int, width: int, info: ModelInfo, size: int | None = None) -> tuple[int, int]:
@@ -79,7 +80,11 @@ def recombine(luma: np.ndarray, rgb_net: np.ndarray) -> np.ndarray:
         chroma_to_rgb_u8(luma, cb, cr, out)
         return out
     pool = _recombine_pool()
-    cb, cr = pool.map(lambda c: _resize(np.ascontiguousarray(chroma[..., c]), luma.shape), range(2))
+    planes = [np.ascontiguousarray(chroma[..., c]) for c in range(2)]
+    if luma.size < SEQUENTIAL_UPSAMPLE_PIXELS:
+        cb, cr = pool.map(lambda plane: _resize(plane, luma.shape), planes)
+    else:  # each upsample briefly holds two copies of its plane: one at a time bounds the peak
+        cb, cr = (_resize(plane, luma.shape) for plane in planes)
     strips = [slice(top, top + STRIP_ROWS) for top in range(0, luma.shape[0], STRIP_ROWS)]
     for _ in pool.map(lambda rows: chroma_to_rgb_u8(luma[rows], cb[rows], cr[rows], out[rows]), strips):
         pass
