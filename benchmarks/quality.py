@@ -222,6 +222,7 @@ def main() -> None:
     parser.add_argument("--no-gallery", action="store_true")
     parser.add_argument("--sweep-only", action="store_true", help="only the sweep (and the rule's choice)")
     parser.add_argument("--sets", nargs="+", choices=list(SETS), help="a subset of the sets")
+    parser.add_argument("--results-name", default="quality", help="name of the table in benchmarks/results/")
     args = parser.parse_args()
     available_sets()
     if args.sets:
@@ -244,7 +245,7 @@ def main() -> None:
     if args.sweep_only:
         return
     rows = main_table(model, default, [c.split("=", 1) for c in args.compare])
-    write_results("quality", rows, extra)
+    write_results(args.results_name, rows, extra)
     if not args.no_gallery:
         gallery(model, default)
     print(json.dumps({r["set"] + " " + r["vividness"]: r["bar"] for r in rows if r["bar"]}, indent=1))
