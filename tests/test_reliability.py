@@ -314,7 +314,9 @@ def test_ctrl_c_exits_130_with_the_partial_summary(tmp_path, rng, tiny_onnx):
     out = tmp_path / "out"
     process = subprocess.Popen([*COLORBATCH, "run", str(tmp_path / "in"), str(out), "--model", str(tiny_onnx),
                                 "--device", "cpu", "--batch-size", "4", "--workers", "1", "--threads", "1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               # a shell's background job inherits SIGINT ignored; a user's terminal does not
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline and not (out.exists() and any(out.glob("*.png"))):
         time.sleep(0.05)
