@@ -273,10 +273,8 @@ def floor_rows(model: str, source: Path, label: str, size: str = "") -> tuple[li
     floor_model = _spawn("model", model, str(source), out, size)
     floor_io = _spawn("io", model, str(source), out, size)
     share = (floor_model["seconds"] + floor_io["seconds"]) / e2e["seconds"]
-    rows = [{"measurement": f"{label}: {name}", "images": r["images"], "seconds": r["seconds"],
-             "images_per_s": r["images"] / r["seconds"], "peak_rss_mb": r["peak_rss_mb"]}
-            for name, r in (("run", e2e), (f"model only ({floor_model['streams']} streams)", floor_model),
-                            ("I/O only", floor_io))]
+    measured = (("run", e2e), (f"model only ({floor_model['streams']} streams)", floor_model), ("I/O only", floor_io))
+    rows = [_row(f"{label}: {name}", r) for name, r in measured]
     rows[0]["run_over_ideal"] = share
     return rows, share
 

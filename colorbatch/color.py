@@ -113,7 +113,8 @@ def chroma_to_rgb_u8(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, out: np.ndar
     for plane in planes:
         plane -= y  # the float32 delta that fit_to_gamut moves along
     if edge.any():
-        scale = _gamut_scale(y[edge], np.stack([plane[edge] for plane in planes], axis=-1))
+        deltas = np.stack([plane[edge] for plane in planes], axis=-1)
+        scale = _scale_into_gamut(y[edge][:, None], deltas)[:, 0]
         for plane in planes:
             plane[edge] *= scale
     for c, plane in enumerate(planes):
@@ -138,7 +139,3 @@ def _channel(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, c: int) -> np.ndarra
         plane += y
     return plane
 
-
-def _gamut_scale(y: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """fit_to_gamut's scale for pixels ``y`` ``(N,)`` with deltas ``(N, 3)``, as ``(N,)``."""
-    return _scale_into_gamut(y[:, None], delta)[:, 0]

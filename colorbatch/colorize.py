@@ -91,17 +91,17 @@ def recombine(luma: np.ndarray, rgb_net: np.ndarray) -> np.ndarray:
     return out
 
 
-@functools.lru_cache(maxsize=1)
-def _recombine_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max(1, os.cpu_count() or 1), "recombine")
-
-
 def cpu_cores() -> int:
     """The cores this process may run on (its affinity mask, which batch systems set)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=1)
+def _recombine_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(cpu_cores(), "recombine")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from PIL import Image
 from colorbatch.atomic import atomic_path, write_atomic
 from colorbatch.color import gray_u8
 from colorbatch.errors import printable
+from colorbatch.imaging import encode, read_rgb
 from colorbatch.metrics import DEFINITIONS
 
 REPORT_SUFFIXES = (".json", ".csv", ".html")
@@ -233,18 +234,14 @@ class GrayCopies:
     so the page and its folder can move together."""
 
     def __init__(self, report: Path) -> None:
-        self.report = report
         self.folder = report.with_name(f"{report.stem}_files")
         self.count = 0
 
     def link_for(self, truth: str) -> str:
+        """Write the gray copy of ``truth`` as score read it (EXIF orientation applied); its link."""
         self.count += 1
         name = f"gray-{self.count:04d}.png"
-        with Image.open(truth) as image:
-            gray = gray_u8(np.asarray(image.convert("RGB")))
-        buffer = io.BytesIO()
-        Image.fromarray(gray).save(buffer, format="PNG")
-        write_atomic(self.folder / name, buffer.getvalue())
+        write_atomic(self.folder / name, encode(gray_u8(read_rgb(Path(truth))), None, ".png"))
         return f"{quote(self.folder.name)}/{name}"
 
 
