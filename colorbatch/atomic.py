@@ -24,17 +24,28 @@ def _fsync(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-_folders_made: set[Path] = set()  # in the current run (see forget_folders_made)
+_folders_made: set[Path] | None = None  # inside sole_writer(): the folders this process made
 
 
-def forget_folders_made() -> None:
-    """Start a new run: folders made before may have been given another run's leftovers since."""
-    _folders_made.clear()
+@contextlib.contextmanager
+def sole_writer() -> Iterator[None]:
+    """A run in which this process is the only writer of its outputs (a local run, not a cluster's
+    workers): a folder it makes can hold no other writer's leftovers, so writes there skip the
+    search for them. Outside, every write searches, as a worker must when another one died."""
+    global _folders_made
+    _folders_made = set()
+    try:
+        yield
+    finally:
+        _folders_made = None
 
 
 def _made_by_this_process(folder: Path) -> bool:
-    """Create ``folder`` if needed; whether this process made it, so no earlier run can have left
-    temporary files there (looking for them lists the folder: once per output in a full folder)."""
+    """Create ``folder`` if needed; whether this sole writer made it in this run (looking for
+    leftovers lists the folder: once per output in a full folder)."""
+    if _folders_made is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        return False
     if folder in _folders_made:
         if folder.is_dir():
             return True

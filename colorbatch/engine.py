@@ -23,7 +23,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
-from colorbatch.atomic import forget_folders_made
+from colorbatch.atomic import sole_writer
 from colorbatch.jobs import Job, Result, RunOptions, RunSummary, Status, check_paths, plan_jobs
 from colorbatch.summary import Summary
 
@@ -115,10 +115,10 @@ def run_tree(source: Path, out: Path, work: Work, options: RunOptions, distribut
     """Mirror the tree ``source`` into ``out`` with ``work`` (run and gray): plan, execute, and
     count every result into the returned summary."""
     check_paths(source, out)
-    forget_folders_made()  # a folder this process made in an earlier run may hold another's leftovers now
     summary = RunSummary(provider=provider, scores=Summary() if options.truth is not None else None)
-    outcome = execute(plan_jobs(source, out, options), work, distributor, [summary.record, *observers],
-                      stop_on=_failed if options.strict else None)
+    with sole_writer() if distributor is None else contextlib.nullcontext():
+        outcome = execute(plan_jobs(source, out, options), work, distributor, [summary.record, *observers],
+                          stop_on=_failed if options.strict else None)
     summary.seconds, summary.interrupted = outcome.seconds, outcome.interrupted
     if distributor is not None and distributor.description:  # the workers chose their own providers
         summary.provider = distributor.description
