@@ -14,7 +14,7 @@ from pathlib import Path
 
 from colorbatch import colorize
 from colorbatch.engine import Distributor, run_tree
-from colorbatch.jobs import Result, RunOptions, RunSummary
+from colorbatch.jobs import ClipJob, Result, RunOptions, RunSummary
 from colorbatch.pipeline import ColorizeWork
 from colorbatch.run_report import RunReport, report_context
 
@@ -24,15 +24,17 @@ class Colorizer(colorize.ColorModel):
 
     def run(self, source: str | Path, out: str | Path, options: RunOptions | None = None,
             on_result: Callable[[Result], None] | None = None, report: str | Path | None = None,
-            context: dict | None = None, distributor: Distributor | None = None, **overrides) -> RunSummary:
+            context: dict | None = None, distributor: Distributor | None = None,
+            on_frames: Callable[[ClipJob, int, int | None], None] | None = None, **overrides) -> RunSummary:
         """Colorize a tree (or one file) into ``out``; options as in ``RunOptions``. ``report``
         (.json, .csv or .html) also writes the run's report, as ``colorbatch run --report`` does;
         ``context`` replaces the report's description of how it was made. ``distributor`` runs the
-        work elsewhere (``colorbatch.cluster.DaskDistributor``); by default, in this process."""
+        work elsewhere (``colorbatch.cluster.DaskDistributor``); by default, in this process.
+        ``on_frames(clip, frames_done, frames_in_all)`` follows videos and frame sequences frame by frame."""
         options = options or RunOptions(**overrides)
         writer = RunReport(Path(report)) if report is not None else None
         observers = [observer for observer in (writer.add if writer else None, on_result) if observer is not None]
-        work = ColorizeWork(self.spec, options, model=self)
+        work = ColorizeWork(self.spec, options, model=self, on_frames=on_frames)
         summary = run_tree(Path(source), Path(out), work, options, distributor, observers, provider=self.provider)
         summary.peak_pixels_in_flight = work.peak_pixels_in_flight
         if writer is not None:

@@ -67,13 +67,17 @@ def network_input(luma: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def recombine(luma: np.ndarray, rgb_net: np.ndarray) -> np.ndarray:
-    """Network RGB ``(3, h, w)`` + full luminance ``(H, W)`` -> uint8 RGB ``(H, W, 3)``.
+    """Network RGB ``(3, h, w)`` + full luminance ``(H, W)`` -> uint8 RGB ``(H, W, 3)``."""
+    return recombine_chroma(luma, rgb_to_chroma(np.moveaxis(rgb_net, 0, -1)))
+
+
+def recombine_chroma(luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """Chroma ``(h, w, 2)`` at any size + full luminance ``(H, W)`` -> uint8 RGB ``(H, W, 3)``.
 
     A large image is upsampled one chroma plane per thread and converted in strips spread over
     the cores (numpy and Pillow release the GIL), so a 6-megapixel scan does not hold up the
     pipeline's other stages for a second on one core.
     """
-    chroma = rgb_to_chroma(np.moveaxis(rgb_net, 0, -1))
     out = np.empty((*luma.shape, 3), dtype=np.uint8)
     if luma.size < PARALLEL_PIXELS:
         cb, cr = (_resize(chroma[..., c], luma.shape) for c in range(2))
@@ -169,6 +173,11 @@ class ColorModel:
 
     def colorize_same_shape(self, items: Sequence[Decoded]) -> list[np.ndarray]:
         """Colorize images whose network shapes are equal, as one batch; uint8 RGB each."""
+        return [recombine_chroma(item.luma, chroma) for item, chroma in zip(items, self.predict_chroma(items))]
+
+    def predict_chroma(self, items: Sequence[Decoded]) -> list[np.ndarray]:
+        """The model's chroma for images whose network shapes are equal, one batch: ``(h, w, 2)``
+        each at the network's size (``recombine_chroma`` lays it onto the luminance)."""
         shape = self.shape_for(items[0])
         batch = np.stack([network_input(item.luma, shape) for item in items])
         predicted = self.model(batch)
@@ -176,7 +185,7 @@ class ColorModel:
             # never an output file: the pipeline retries the batch image by image, and each image
             # whose colours are not finite fails with this reason
             raise ImageError("the model produced non-finite values (NaN or infinity)")
-        return [recombine(item.luma, rgb) for item, rgb in zip(items, predicted)]
+        return [rgb_to_chroma(np.moveaxis(rgb, 0, -1)) for rgb in predicted]
 
     def colorize(self, image) -> Image.Image:
         """Colorize one PIL image or numpy array (gray ``(H, W)`` or RGB ``(H, W, 3)``, uint8/uint16/float)."""

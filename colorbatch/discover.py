@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,6 +33,11 @@ def iter_files(root: Path, on_error: Callable[[OSError], None] | None = None) ->
         for name in sorted(files):
             if not is_partial_write(name):
                 yield Path(folder) / name
+
+
+def natural_key(path: Path) -> tuple:
+    """Sort key that orders numbered names by their numbers: frame_2 before frame_10."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name.lower()))
 
 
 def iter_images(root: Path) -> Iterator[Path]:

@@ -19,15 +19,15 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError, Executor, Future
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
 from colorbatch.atomic import sole_writer
-from colorbatch.jobs import Job, Result, RunOptions, RunSummary, Status, check_paths, plan_jobs
+from colorbatch.jobs import ClipJob, Job, Result, RunOptions, RunSummary, Status, check_paths, plan_jobs, plan_sequences
 from colorbatch.summary import Summary
 
 Record = Callable[[Result], None]
+SEQUENCE_PIECE = 512  # frames of a sequence per cluster task
 Stopped = Callable[[], bool]
 
 
@@ -116,8 +116,11 @@ def run_tree(source: Path, out: Path, work: Work, options: RunOptions, distribut
     count every result into the returned summary."""
     check_paths(source, out)
     summary = RunSummary(provider=provider, scores=Summary() if options.truth is not None else None)
+    plan = plan_jobs(source, out, options)
+    if options.sequence:  # on a cluster, long sequences are cut into pieces that run in parallel
+        plan = plan_sequences(plan, out, piece=None if distributor is None else SEQUENCE_PIECE)
     with sole_writer() if distributor is None else contextlib.nullcontext():
-        outcome = execute(plan_jobs(source, out, options), work, distributor, [summary.record, *observers],
+        outcome = execute(plan, work, distributor, [summary.record, *observers],
                           stop_on=_failed if options.strict else None)
     summary.seconds, summary.interrupted = outcome.seconds, outcome.interrupted
     if distributor is not None and distributor.description:  # the workers chose their own providers
@@ -130,9 +133,18 @@ def _failed(result: Result) -> bool:
 
 
 def chunked(jobs: Iterable[Job], size: int) -> Iterator[list[Job]]:
-    """Lists of ``size`` jobs (the last may be shorter), drawn lazily."""
-    iterator = iter(jobs)
-    while chunk := list(islice(iterator, size)):
+    """Lists of ``size`` jobs (the last may be shorter), drawn lazily; a clip (a video, a piece
+    of a sequence) is a chunk of its own, as it is many frames of work."""
+    chunk: list[Job] = []
+    for job in jobs:
+        if isinstance(job, ClipJob):
+            yield [job]
+            continue
+        chunk.append(job)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
         yield chunk
 
 

@@ -87,3 +87,8 @@ class ClusterError(ColorbatchError):
 
 class ImageError(ColorbatchError):
     """One image cannot be read or written; reported per file, never fatal to a batch."""
+
+
+class VideoError(ImageError):
+    """One video (or frame sequence) cannot be read or written, or video support is not installed;
+    reported per file, never fatal to a batch."""

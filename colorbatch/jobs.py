@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from colorbatch.discover import IMAGE_EXTENSIONS, in_shard, is_image_path, iter_files
+from colorbatch.discover import IMAGE_EXTENSIONS, in_shard, is_image_path, iter_files, natural_key
 from colorbatch.errors import InvalidPathError
 from colorbatch.imaging import DEFAULT_MAX_PIXELS, output_suffix, peek_size
 from colorbatch.integrity import is_whole
 from colorbatch.summary import ImageScore, Summary
+from colorbatch.video import DEFAULT_CRF, VIDEO_EXTENSIONS, is_video_path, is_whole_video, video_support
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class RunOptions:
     # Images between decode and the end of their write hold at most this many pixels together
     # (one image larger than that still runs, alone): memory is bounded by pixels, not file count.
     pixel_budget: int = DEFAULT_MAX_PIXELS
+    video: bool = False  # video files are jobs (run), not files to leave alone (gray)
+    sequence: bool = False  # --sequence: each folder of frames is one clip
+    temporal: bool = True  # --temporal: colour kept stable from frame to frame of a clip
+    codec: str | None = None  # --codec (default: H.264; VP9 in .webm)
+    crf: int = DEFAULT_CRF  # --crf
 
 
 @dataclass
@@ -41,6 +47,23 @@ class Job:
     source: Path
     relative: Path
     target: Path
+
+
+@dataclass
+class SequenceFrame:
+    job: Job
+    done: bool  # a previous run wrote its output
+
+
+@dataclass
+class ClipJob(Job):
+    """A clip, coloured in frame order: a video file (``frames`` None: ``target`` is a video), or
+    a folder of numbered frames under ``--sequence`` (``source`` and ``target`` are folders).
+    A piece of a long sequence starts with ``warmup`` frames of the piece before it: coloured to
+    settle the temporal state, never written (the piece before writes them)."""
+
+    frames: list[SequenceFrame] | None = None
+    warmup: int = 0
 
 
 class Status(str, Enum):
@@ -119,7 +142,7 @@ def check_paths(source: Path, out: Path) -> None:
 def single_file_target(source: Path, out: Path) -> Path | None:
     """``run photo.png out.png``: a single-file INPUT with an image file name as OUT writes that
     file (its format from its extension); None when OUT is a folder."""
-    if source.is_file() and is_image_path(out) and not out.is_dir():
+    if source.is_file() and not out.is_dir() and (is_image_path(out) or (is_video_path(source) and is_video_path(out))):
         return out
     return None
 
@@ -142,12 +165,16 @@ def _is_same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _not_an_image(path: Path, named: bool) -> Result:
+def _not_an_image(path: Path, named: bool, videos: bool = False) -> Result:
     """In a tree a non-image is counted and left alone; a file the user named on its own is a
     failure, so that a script sees a non-zero exit."""
-    kind = f"{path.suffix or 'no extension'} is not a supported image type"
+    if videos and is_video_path(path):
+        kind = 'reading video needs PyAV: pip install "colorbatch[video]"'
+    else:
+        kind = f"{path.suffix or 'no extension'} is not a supported image type"
     if named:
-        return Result(path, None, Status.FAILED, f"{path}: {kind} (supported: {', '.join(IMAGE_EXTENSIONS)})")
+        types = (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS) if videos else IMAGE_EXTENSIONS
+        return Result(path, None, Status.FAILED, f"{path}: {kind} (supported: {', '.join(types)})")
     return Result(path, None, Status.UNSUPPORTED, kind)
 
 
@@ -170,14 +197,16 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
         while unreadable:
             yield _unreadable_folder(unreadable.pop(0))
         relative = path.relative_to(base)
-        if not is_image_path(path):
-            yield _not_an_image(path, named=source.is_file())
+        video = options.video and is_video_path(path) and video_support()
+        if not is_image_path(path) and not video:
+            yield _not_an_image(path, named=source.is_file(), videos=options.video)
             continue
         if not in_shard(relative, options.shard):
             continue
         if relative.parent != folder:
             folder, claimed = relative.parent, {}
-        target = single_file_target(source, out) or out / relative.with_suffix(output_suffix(path, options.fmt))
+        suffix = path.suffix if video else output_suffix(path, options.fmt)
+        target = single_file_target(source, out) or out / relative.with_suffix(suffix)
         if _is_same_file(target, path):
             if source.is_file():
                 raise InvalidPathError(f"output {target} is the input {source} itself; choose another OUT")
@@ -191,10 +220,10 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
             yield Result(path, target, Status.FAILED, f"output {target} would also be written from {claimed[target]}")
             continue
         claimed[target] = path
-        if not options.overwrite and _finished(target, path):
+        if not options.overwrite and (is_whole_video(target, path) if video else _finished(target, path)):
             yield Result(path, target, Status.SKIPPED, "output exists (use --overwrite)")
             continue
-        yield Job(path, relative, target)
+        yield ClipJob(path, relative, target) if video else Job(path, relative, target)
     while unreadable:
         yield _unreadable_folder(unreadable.pop(0))
 
@@ -204,3 +233,56 @@ def _finished(target: Path, source: Path) -> bool:
     writes are atomic, but a file under the same name may be a copy cut short by another tool or
     a leftover from another input; those are redone."""
     return target.exists() and is_whole(target, peek_size(source))
+
+
+SEQUENCE_OVERLAP = 32  # frames a piece of a cut sequence colours before its own, then discards
+
+
+def plan_sequences(plan: Iterator[Job | Result], out: Path, piece: int | None = None) -> Iterator[Job | Result]:
+    """``--sequence``: each folder's image jobs (and its frames already done) become one
+    ``ClipJob`` in numeric frame order; a folder whose frames are all done is skipped frame by
+    frame. Videos and the other results pass through. A plan lists a folder's files together.
+
+    ``piece`` (a cluster's distributor) cuts a longer sequence into clips of that many frames,
+    each starting with the ``SEQUENCE_OVERLAP`` frames before it as a warm-up, so that pieces run
+    in parallel and none starts its colour from nothing."""
+    folder: Path | None = None
+    frames: list[SequenceFrame] = []
+
+    def clip() -> Iterator[Job | Result]:
+        if not frames:
+            return
+        frames.sort(key=lambda frame: natural_key(frame.job.source))
+        target = frames[0].job.target.parent
+        size = piece or len(frames)
+        for start in range(0, len(frames), size):
+            own = frames[start:start + size]
+            if all(frame.done for frame in own):
+                yield from (Result(f.job.source, f.job.target, Status.SKIPPED, "output exists (use --overwrite)")
+                            for f in own)
+                continue
+            first = max(0, start - SEQUENCE_OVERLAP)
+            yield ClipJob(folder, target.relative_to(out), target, frames=frames[first:start + size],
+                          warmup=start - first)
+        frames.clear()
+
+    for item in plan:
+        frame = _as_frame(item)
+        if frame is None:
+            yield item
+            continue
+        if frame.job.source.parent != folder:
+            yield from clip()
+            folder = frame.job.source.parent
+        frames.append(frame)
+    yield from clip()
+
+
+def _as_frame(item: Job | Result) -> SequenceFrame | None:
+    if isinstance(item, ClipJob):
+        return None
+    if isinstance(item, Job):
+        return SequenceFrame(item, done=False)
+    if item.status is Status.SKIPPED and is_image_path(item.source):
+        return SequenceFrame(Job(item.source, Path(), item.target), done=True)
+    return None

@@ -10,6 +10,7 @@ are written to disk. Shapes must match exactly, otherwise ``ValueError``.
 - Colourfulness: Hasler and Suesstrunk 2003, ``sigma_rgyb + 0.3 mu_rgyb`` on 0-255 values.
 - Hue hits: whether objects get their own colours (``hue_hits``), where PSNR and colourfulness
   cannot tell a cast over the whole picture from colour that follows objects.
+- Temporal metrics of clips (``warping_error``, ``colour_distribution_consistency``): flicker.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ DEFINITIONS = {
     "hue_hits": "of the truth's pixels with full-range CbCr radius > 0.05, the share where the output has "
     "radius > 0.02 and a hue within 30 degrees of the truth's, averaged over the 30-degree hue sectors "
     "holding >= 2% of those pixels; gray 0, the truth 1; undefined (left out of means) for a gray truth",
+    "warping_error": "Lai et al. 2018 with DIS flow instead of FlowNet2: flow on the truth's frames both ways, "
+    "pixels failing the forward-backward check left out, then the mean squared difference of RGB in [0, 1] "
+    "between frame t and frame t-1 warped onto it, averaged over frames",
+    "cdc": "colour distribution consistency (TCVC, ColorMNet): Jensen-Shannon divergence (natural log) between "
+    "the 256-bin histograms of each RGB channel of frames t and t+d, averaged over channels and frames, then "
+    "over d = 1, 2, 4",
 }
 
 
@@ -126,3 +133,39 @@ def hue_hits(pred: np.ndarray, truth: np.ndarray) -> float:
     hits = np.bincount(sector, weights=hit, minlength=HUE_SECTORS)
     kept = pixels >= HUE_MIN_SECTOR_SHARE * pixels.sum()
     return float(np.mean(hits[kept] / pixels[kept]))
+
+
+def warping_error(previous_warped: np.ndarray, current: np.ndarray, reliable: np.ndarray) -> float:
+    """One frame's term of the warping error: mean squared difference (RGB in [0, 1]) between
+    ``current`` and the previous frame warped onto it (``flow.warp`` along the truth's flow), over
+    the ``reliable`` pixels (bool (H, W)); NaN when none is."""
+    _check_pair(previous_warped, current)
+    if not reliable.any():
+        return math.nan
+    difference = (previous_warped[reliable].astype(np.float64) - current[reliable].astype(np.float64)) / PEAK
+    return float(np.mean(difference**2))
+
+
+CDC_STEPS = (1, 2, 4)
+
+
+def rgb_histograms(rgb: np.ndarray) -> np.ndarray:
+    """Normalised 256-bin histograms of the R, G and B channels of a uint8 image: (3, 256)."""
+    counts = np.stack([np.bincount(rgb[..., c].ravel(), minlength=256) for c in range(3)]).astype(np.float64)
+    return counts / counts.sum(axis=1, keepdims=True)
+
+
+def _js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon divergence (natural log) of histograms along the last axis, averaged over the others."""
+    m = 0.5 * (p + q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl_p = np.where(p > 0, p * np.log(p / m), 0.0).sum(axis=-1)
+        kl_q = np.where(q > 0, q * np.log(q / m), 0.0).sum(axis=-1)
+    return float(np.mean(0.5 * (kl_p + kl_q)))
+
+
+def colour_distribution_consistency(histograms: list[np.ndarray]) -> float:
+    """CDC of a clip from its frames' ``rgb_histograms`` in order: lower is steadier colour."""
+    per_step = [np.mean([_js_divergence(histograms[t], histograms[t + d]) for t in range(len(histograms) - d)])
+                for d in CDC_STEPS if len(histograms) > d]
+    return float(np.mean(per_step)) if per_step else math.nan

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from colorbatch.atomic import write_atomic
+from colorbatch.clips import ClipColorizer, FrameProgress
 from colorbatch.colorize import ColorModel, ModelSpec
 from colorbatch.engine import Record, Stopped, TreeWork
 from colorbatch.errors import ImageError
 from colorbatch.imaging import Decoded, decode, encode, peek_pixels, read_rgb
-from colorbatch.jobs import Job, Result, RunOptions, Status
+from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
 from colorbatch.pairing import find_partner
 from colorbatch.summary import score_pair
 
@@ -203,22 +204,34 @@ def load_model(spec: ModelSpec) -> ColorModel:
 @dataclass
 class ColorizeWork(TreeWork):
     """Colorizing as the engine's kind of work. ``model`` is this process's loaded model (never
-    pickled: a worker loads its own from ``spec``, once per process)."""
+    pickled: a worker loads its own from ``spec``, once per process). Clips (videos, frame
+    sequences) run through ``clips.ClipColorizer`` as the plan reaches them; ``on_frames`` hears
+    their progress in frames (in this process only)."""
 
     spec: ModelSpec | None
     options: RunOptions
     model: ColorModel | None = field(default=None, repr=False)
     peak_pixels_in_flight: int = 0
+    on_frames: FrameProgress | None = field(default=None, repr=False)
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "model": None}
+        return {**self.__dict__, "model": None, "on_frames": None}
 
     def process(self, jobs: Iterator[Job], record: Record, stopped: Stopped) -> None:
         if self.model is None:
             self.model = load_model(self.spec)
         pipeline = Pipeline(self.model, self.options)
+        clips = ClipColorizer(self.model, self.options, self.on_frames)
+
+        def images() -> Iterator[Job]:
+            for job in jobs:
+                if isinstance(job, ClipJob):
+                    clips.run(job, record)
+                else:
+                    yield job
+
         try:
-            pipeline.process(jobs, record, stopped)
+            pipeline.process(images(), record, stopped)
         finally:
             self.peak_pixels_in_flight = max(self.peak_pixels_in_flight, pipeline.peak_pixels_in_flight)
 

@@ -329,3 +329,21 @@ def test_strict_stops_sending_tasks_at_the_first_failure(tmp_path, tiny_onnx, cl
     assert summary.failed == 1 and "a-broken.png" in summary.failures[0].reason
     # the window: 2 tasks per worker thread in flight, one more sent while the first came back
     assert summary.done <= 2 * 2 * 2 + 2 - 1 and summary.done == len(list((tmp_path / "out").rglob("*.png")))
+
+
+def test_a_long_sequence_runs_in_pieces_that_write_what_one_clip_writes(tmp_path, cluster, monkeypatch):
+    pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    from colorbatch import engine
+    from colorbatch.api import Colorizer
+    from colorbatch.cluster import DaskDistributor
+    from tests.test_video import _frames
+
+    _frames(tmp_path / "in" / "shot", [(i % 16, f"frame_{i}.png") for i in range(40)])
+    options = RunOptions(sequence=True, video=True)
+    colorizer = Colorizer(device="cpu")
+    local = colorizer.run(tmp_path / "in", tmp_path / "local", options)
+    monkeypatch.setattr(engine, "SEQUENCE_PIECE", 16)  # 3 pieces, each warmed up by the frames before it
+    pieces = colorizer.run(tmp_path / "in", tmp_path / "dask", options, distributor=DaskDistributor(cluster))
+    assert (local.done, pieces.done, pieces.failed) == (40, 40, 0)
+    assert _files(tmp_path / "local") == _files(tmp_path / "dask")

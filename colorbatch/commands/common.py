@@ -101,12 +101,15 @@ class Progress:
     images) and shows each apart.
     """
 
-    def __init__(self, quiet: bool, unit: str = "img", source: Path | None = None, echo_failures: bool = True) -> None:
+    def __init__(self, quiet: bool, unit: str = "img", source: Path | None = None, echo_failures: bool = True,
+                 videos: bool = False) -> None:
         self.quiet = quiet
         self.echo_failures = echo_failures and not quiet
         self.bar = None
         self.counts = {"done": 0, "skipped": 0, "failed": 0}
         self.counter: threading.Thread | None = None
+        self.videos = videos  # count video files in the total (run)
+        self.frame_bar, self.frame_clip = None, None
         if not quiet and sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -116,9 +119,10 @@ class Progress:
                 self.counter.start()
 
     def _count(self, source: Path) -> None:
-        from colorbatch.discover import iter_images
+        from colorbatch.discover import is_image_path, iter_files
+        from colorbatch.video import is_video_path
 
-        total = sum(1 for _ in iter_images(source))
+        total = sum(1 for path in iter_files(source) if is_image_path(path) or (self.videos and is_video_path(path)))
         if self.bar is not None:
             self.bar.total = total
             self.bar.refresh()
@@ -137,7 +141,26 @@ class Progress:
                 self.bar.set_postfix(self.counts, refresh=False)
                 self.bar.update(1)
 
+    def frames(self, clip, done: int, total: int | None) -> None:
+        """A clip's progress: a second bar, in frames, under the files' bar."""
+        if self.bar is None:
+            return
+        if self.frame_bar is None or self.frame_clip is not clip:
+            self._close_frames()
+            from tqdm import tqdm
+
+            self.frame_bar = tqdm(unit="frame", desc=printable(clip.source.name), total=total, leave=False,
+                                  position=1, **bar_width())
+            self.frame_clip = clip
+        self.frame_bar.update(done - self.frame_bar.n)
+
+    def _close_frames(self) -> None:
+        if self.frame_bar is not None:
+            self.frame_bar.close()
+            self.frame_bar, self.frame_clip = None, None
+
     def close(self) -> None:
+        self._close_frames()
         if self.bar is not None:
             if self.counter is not None:
                 self.counter.join(timeout=1.0)  # a short run can end before its count does

@@ -53,34 +53,48 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str
               help="0 (conservative) to 1 (the most vivid setting shipped); default: the model's own. "
                    "Models that predict a colour distribution only (the bundled one does).")
 @click.option("--truth", type=click.Path(path_type=Path), help="Colour originals: score outputs on the fly.")
+@click.option("--sequence", is_flag=True,
+              help="Each folder of numbered frames (frame_0001.png, ...) is one clip, coloured in frame order.")
+@click.option("--temporal", type=click.Choice(["on", "off"]), default="on", show_default=True,
+              help="Videos and --sequence: keep colour stable from frame to frame along the motion (off: each "
+                   "frame on its own).")
+@click.option("--codec", help="Video codec of video outputs (default: libx264, H.264 yuv420p; libvpx-vp9 in .webm).")
+@click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True,
+              help="Video outputs' constant quality (lower is better and larger; x264's 18 looks lossless).")
 @click.option("--report", type=click.Path(path_type=Path), help="Per-image report (.json, .csv or .html).")
 @walk_options
 @distribute_options
 def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, streams, size, fmt, quality, vividness,
-        truth, report, workers, overwrite, shard, strict, quiet, as_json, max_pixels, distributor, scheduler,
-        retries) -> None:
+        truth, sequence, temporal, codec, crf, report, workers, overwrite, shard, strict, quiet, as_json, max_pixels,
+        distributor, scheduler, retries) -> None:
     """Colorize every image under INPUT (a folder tree or one file) into OUT, mirroring the tree.
 
     The network sees each image at the model's working size (its short side; `colorbatch info`
     shows it, 64 px for the bundled model) and the colour is laid onto the full-resolution
     luminance, so outputs keep their input's size and brightness. One file with an image name as
     OUT writes that file.
+
+    Videos (.mp4, .mov, .mkv, .avi, .webm; pip install "colorbatch[video]") come out as videos of the
+    same frames, rate, time stamps and audio, their colour kept stable from frame to frame
+    (--temporal); `run film.mp4 film-colour.mp4` names the output.
     """
     from colorbatch.api import Colorizer
     from colorbatch.jobs import RunOptions
 
     options = RunOptions(batch_size=batch_size, workers=workers, fmt=fmt, quality=quality,
                          overwrite=overwrite, shard=shard_from_text(shard), strict=strict, truth=truth,
-                         max_pixels=max_pixels)
+                         max_pixels=max_pixels, video=True, sequence=sequence, temporal=temporal == "on",
+                         codec=codec, crf=crf)
     cluster = distributor_from(distributor, scheduler, retries)
     colorizer = Colorizer(model, device=device, threads=threads, size=size, vividness=vividness, streams=streams)
     if not quiet:
         shown = "" if colorizer.vividness is None else f", vividness {colorizer.vividness:g}"
         where = colorizer.provider if cluster is None else f"Dask workers ({scheduler or 'a cluster on this machine'})"
         click.echo(f"model {colorizer.model.path.name} ({colorizer.model.info.arch}{shown}) on {where}", err=True)
-    progress = Progress(quiet, source=input_path)
+    progress = Progress(quiet, source=input_path, videos=True)
     try:
-        summary = colorizer.run(input_path, out_dir, options, on_result=progress, report=report, distributor=cluster)
+        summary = colorizer.run(input_path, out_dir, options, on_result=progress, report=report, distributor=cluster,
+                                on_frames=progress.frames)
     finally:
         progress.close()
     scores = summary.scores.aggregate() if summary.scores is not None else None

@@ -1,0 +1,237 @@
+"""Colorizing clips: video files and folders of numbered frames (``--sequence``).
+
+A clip is a stream in frame order: decode (a reader thread) -> batch (consecutive frames) ->
+infer (the next batch while this one finishes) -> temporal consistency (``temporal.Stabiliser``,
+in order) -> recombine -> encode and write (a writer thread for a video; a pool of atomic
+per-frame writes for a sequence). Queues are bounded, so a film of any length never sits in
+memory. A video is one result; a sequence has one result per frame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+
+from colorbatch.atomic import write_atomic
+from colorbatch.color import rgb_to_chroma
+from colorbatch.colorize import ColorModel, recombine_chroma
+from colorbatch.errors import ImageError
+from colorbatch.imaging import Decoded, decode, encode, read_rgb
+from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
+from colorbatch.temporal import Stabiliser
+from colorbatch.video import VideoReader, VideoWriter
+
+T = TypeVar("T")
+FrameProgress = Callable[[ClipJob, int, int | None], None]  # (clip, frames finished, frames in all if known)
+_END = object()
+
+
+@dataclass
+class ClipFrame:
+    """A frame on its way through ``ClipColorizer.colour``: its luminance, what its writer needs,
+    and, for the first frame after frames a previous run coloured, their colour to continue from."""
+
+    luma: np.ndarray
+    payload: Any
+    seed: tuple[np.ndarray, np.ndarray] | None = None  # (luminance, chroma) of the frame before
+
+
+def prefetch(items: Iterable[T], depth: int) -> Iterator[T]:
+    """``items`` produced by a background thread at most ``depth`` ahead; its errors re-raised here."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put((_END, None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            ready.put((_END, exc))
+
+    thread = threading.Thread(target=produce, name="clip-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if item is _END:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+class ClipColorizer:
+    """Colours clips with one model; ``on_frames`` hears each clip's progress in frames."""
+
+    def __init__(self, model: ColorModel, options: RunOptions, on_frames: FrameProgress | None = None) -> None:
+        self.model = model
+        self.options = options
+        self.on_frames = on_frames
+
+    def _stabiliser(self) -> Stabiliser | None:
+        return Stabiliser() if self.options.temporal else None
+
+    def colour(self, frames: Iterable[ClipFrame], stabiliser: Stabiliser | None) -> Iterator[tuple[Any, np.ndarray]]:
+        """Frames in order -> ``(payload, uint8 RGB)`` in the same order. The model infers the
+        next batch while this one is stabilised and recombined."""
+        with ThreadPoolExecutor(1, "clip-infer") as infer:
+            pending: deque[tuple[list, Future]] = deque()
+            for batch in _batches(frames, self.options.batch_size, self.model):
+                pending.append((batch, infer.submit(self.model.predict_chroma, [Decoded(f.luma, None) for f in batch])))
+                if len(pending) > 1:
+                    yield from self._finish(*pending.popleft(), stabiliser)
+            while pending:
+                yield from self._finish(*pending.popleft(), stabiliser)
+
+    @staticmethod
+    def _finish(batch: list[ClipFrame], future: Future,
+                stabiliser: Stabiliser | None) -> Iterator[tuple[Any, np.ndarray]]:
+        for frame, chroma in zip(batch, future.result()):
+            if stabiliser is not None:
+                if frame.seed is not None:
+                    stabiliser.seed(*frame.seed)
+                chroma = stabiliser.step(frame.luma, chroma)
+            yield frame.payload, recombine_chroma(frame.luma, chroma)
+
+    def run(self, job: ClipJob, record: Callable[[Result], None]) -> None:
+        if job.frames is None:
+            record(self.video(job))
+        else:
+            self.sequence(job, record)
+
+    def video(self, job: ClipJob) -> Result:
+        """One video file into ``job.target``: all of it, or nothing and the reason."""
+        try:
+            with VideoReader(job.source, self.options.max_pixels) as reader:
+                frames = (ClipFrame(frame.luma, frame) for frame in reader.frames())
+                with VideoWriter(job.target, job.source, reader.info, self.options.codec, self.options.crf) as writer:
+                    coloured = self.colour(prefetch(frames, 2 * self.options.batch_size), self._stabiliser())
+                    count = self._encode(job, writer, coloured, reader.info.frames or None)
+        except ImageError as exc:
+            return Result(job.source, job.target, Status.FAILED, str(exc))
+        if count == 0:
+            return Result(job.source, job.target, Status.FAILED, f"{job.source}: no frame could be decoded")
+        return Result(job.source, job.target, Status.DONE)
+
+    def _encode(self, job: ClipJob, writer: VideoWriter, coloured: Iterator, total: int | None) -> int:
+        """Encode on a writer thread (x264 runs its own threads too) while the next frames are coloured."""
+        count = 0
+        with ThreadPoolExecutor(1, "clip-encode") as encoder:
+            writes: deque[Future] = deque()
+            for frame, rgb in coloured:
+                writes.append(encoder.submit(writer.write, rgb, frame.y_plane, frame.pts))
+                while len(writes) > 4:
+                    writes.popleft().result()
+                    count += 1
+                    self._progress(job, count, total)
+            for write in writes:
+                write.result()
+                count += 1
+            self._progress(job, count, total)
+        return count
+
+    def _progress(self, job: ClipJob, count: int, total: int | None) -> None:
+        if self.on_frames is not None:
+            self.on_frames(job, count, total)
+
+    def sequence(self, job: ClipJob, record: Callable[[Result], None]) -> None:
+        """A folder of frames in order, one output per frame. Frames a previous run finished are
+        skipped, and the last of them before a missing one seeds the temporal state, so a resumed
+        sequence continues its colour instead of starting again."""
+        stabiliser = self._stabiliser()
+        decided: queue.SimpleQueue[Result] = queue.SimpleQueue()  # skipped and unreadable frames, from the reader
+        count = 0
+
+        def settle(result: Result) -> None:
+            nonlocal count
+            while not decided.empty():
+                record(decided.get())
+            record(result)
+            count += 1
+            self._progress(job, count, len(job.frames) - job.warmup)
+
+        with ThreadPoolExecutor(self.options.workers, "frame-write") as writers:
+            writes: deque[Future] = deque()
+            frames = prefetch(self._sequence_frames(job, stabiliser, decided.put), 2 * self.options.batch_size)
+            for (frame, decoded), rgb in self.colour(frames, stabiliser):
+                if frame is None:  # a warm-up frame of the piece before
+                    continue
+                writes.append(writers.submit(self._write_frame, frame, rgb, decoded))
+                while len(writes) > 2 * self.options.workers:
+                    settle(writes.popleft().result())
+            for write in writes:
+                settle(write.result())
+        while not decided.empty():
+            record(decided.get())
+
+    def _sequence_frames(self, job: ClipJob, stabiliser: Stabiliser | None,
+                         decided: Callable[[Result], None]) -> Iterator[ClipFrame]:
+        """Runs on the reader thread: decoded frames to colour; the others go to ``decided``."""
+        for frame in job.frames[: job.warmup]:
+            with contextlib.suppress(ImageError):  # the piece that owns it reports it
+                yield ClipFrame(decode(frame.job.source, self.options.max_pixels).luma, (None, None))
+        finished: Job | None = None
+        for frame in job.frames[job.warmup:]:
+            if frame.done:
+                decided(Result(frame.job.source, frame.job.target, Status.SKIPPED, "output exists (use --overwrite)"))
+                finished = frame.job
+                continue
+            seed = None
+            try:
+                decoded = decode(frame.job.source, self.options.max_pixels)
+                if finished is not None and stabiliser is not None:
+                    seed = _seed(finished, self.options.max_pixels)
+            except ImageError as exc:
+                decided(Result(frame.job.source, frame.job.target, Status.FAILED, str(exc)))
+                continue
+            finally:
+                finished = None
+            yield ClipFrame(decoded.luma, (frame.job, decoded), seed)
+
+    def _write_frame(self, job: Job, rgb: np.ndarray, decoded: Decoded) -> Result:
+        try:
+            write_atomic(job.target, encode(rgb, decoded.alpha, job.target.suffix, self.options.quality,
+                                            decoded.metadata))
+        except (OSError, ValueError, KeyError) as exc:
+            return Result(job.source, job.target, Status.FAILED, f"cannot write {job.target}: {exc}")
+        return Result(job.source, job.target, Status.DONE)
+
+
+def _seed(finished: Job, max_pixels: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """What a frame a previous run wrote leaves to continue from: its input's luminance and its output's chroma."""
+    rgb = read_rgb(finished.target, max_pixels)
+    luma = decode(finished.source, max_pixels).luma
+    return (luma, rgb_to_chroma(rgb.astype(np.float32) / 255.0)) if rgb.shape[:2] == luma.shape else None
+
+
+def _batches(frames: Iterable[ClipFrame], size: int, model: ColorModel) -> Iterator[list[ClipFrame]]:
+    """Consecutive frames in batches of ``size``; a change of network shape starts a new batch."""
+    batch: list[ClipFrame] = []
+    shape = None
+    for frame in frames:
+        frame_shape = model.shape_for(Decoded(frame.luma, None))
+        if batch and (len(batch) >= size or frame_shape != shape):
+            yield batch
+            batch = []
+        shape = frame_shape
+        batch.append(frame)
+    if batch:
+        yield batch
