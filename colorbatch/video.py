@@ -150,9 +150,11 @@ class VideoWriter:
             self.audio_map = {s.index: self.output.add_stream_from_template(s) for s in audio}
             self.audio_packets = self.audio_in.demux(*audio) if audio else iter(())
             self.next_audio = None
-        except (av.FFmpegError, OSError, ValueError) as exc:
-            self._stack.close()
-            raise VideoError(f"cannot write {self.target}: {_reason(exc)}") from None
+        except BaseException as exc:  # unwound as a failure: the temporary file is removed, never renamed
+            self._stack.__exit__(type(exc), exc, exc.__traceback__)
+            if isinstance(exc, (av.FFmpegError, OSError, ValueError)):
+                raise VideoError(f"cannot write {self.target}: {_reason(exc)}") from None
+            raise
         return self
 
     def _add_video_stream(self) -> None:
@@ -160,6 +162,8 @@ class VideoWriter:
         options = {"crf": str(self.crf)}
         if self.codec == WEBM_CODEC:
             options["b"] = "0"  # constant quality: VP9 reads the CRF only with no bit-rate target
+        if self.target.suffix.lower() == ".avi":
+            options["bf"] = "0"  # AVI stores no presentation times: frames must come out in display order
         stream = self.output.add_stream(self.codec, rate=info.rate or Fraction(25), options=options)
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, "yuv420p"
         stream.time_base = info.time_base

@@ -192,3 +192,10 @@ def test_a_sequence_cut_into_pieces_warms_each_up_on_the_frames_before_it(tmp_pa
                                tmp_path / "out", piece=5))
     assert [(clip.warmup, [int(f.job.source.stem[6:]) for f in clip.frames]) for clip in plan] == [
         (0, [0, 1, 2, 3, 4]), (4, [1, 2, 3, 4, 5, 6, 7, 8, 9]), (4, [6, 7, 8, 9, 10, 11])]
+
+
+def test_a_container_that_cannot_hold_the_sound_fails_clearly_and_leaves_nothing(tmp_path, clip):
+    result = _run(clip, tmp_path / "out.webm")  # WebM holds Opus or Vorbis, never AAC
+    assert result.exit_code == 3
+    assert "out.webm" in result.output and "aac" in result.output
+    assert list(tmp_path.iterdir()) == []  # no output, no temporary file
