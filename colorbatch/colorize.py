@@ -21,8 +21,10 @@ from colorbatch.color import chroma_to_rgb_u8, rgb_to_chroma
 from colorbatch.errors import ImageError
 from colorbatch.imaging import Decoded, decoded_from_image
 from colorbatch.session import ModelInfo, OnnxColorModel
+from colorbatch.upsample import GuidedUpsampler
 
-STRIP_ROWS = 32  # rows per strip of the recombination: its temporaries stay in cache
+STRIP_ROWS = 32  # rows per strip of the bicubic recombination: its temporaries stay in cache
+GUIDED_BAND_ROWS = 64  # rows per band of the guided one (each band resizes four coefficient planes)
 PARALLEL_PIXELS = 1 << 18  # smaller images are recombined on the calling thread
 SEQUENTIAL_UPSAMPLE_PIXELS = 1 << 25  # larger ones upsample their two chroma planes one after the other
 
@@ -71,13 +73,37 @@ def recombine(luma: np.ndarray, rgb_net: np.ndarray) -> np.ndarray:
     return recombine_chroma(luma, rgb_to_chroma(np.moveaxis(rgb_net, 0, -1)))
 
 
-def recombine_chroma(luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+def recombine_chroma(luma: np.ndarray, chroma: np.ndarray, upsampling: str = "guided") -> np.ndarray:
     """Chroma ``(h, w, 2)`` at any size + full luminance ``(H, W)`` -> uint8 RGB ``(H, W, 3)``.
 
-    A large image is upsampled one chroma plane per thread and converted in strips spread over
-    the cores (numpy and Pillow release the GIL), so a 6-megapixel scan does not hold up the
-    pipeline's other stages for a second on one core.
+    ``upsampling``: "guided" (the default) follows the luminance's edges (``colorbatch.upsample``);
+    "bicubic" stretches the chroma as it is. A large image is upsampled and converted in bands of
+    rows spread over the cores (numpy, scipy and Pillow release the GIL), so a 6-megapixel scan
+    does not hold up the pipeline's other stages for a second on one core, and no full-size
+    chroma plane is ever held.
     """
+    if upsampling == "bicubic":
+        return _recombine_bicubic(luma, chroma)
+    out = np.empty((*luma.shape, 3), dtype=np.uint8)
+    upsampler = GuidedUpsampler(luma, chroma)
+
+    def band(rows: slice) -> None:
+        cb, cr = upsampler.rows(rows)
+        chroma_to_rgb_u8(luma[rows], cb, cr, out[rows])
+
+    if luma.size < PARALLEL_PIXELS:
+        band(slice(0, luma.shape[0]))
+    else:
+        for _ in _recombine_pool().map(band, _bands(luma.shape[0], GUIDED_BAND_ROWS)):
+            pass
+    return out
+
+
+def _bands(height: int, rows: int) -> list[slice]:
+    return [slice(top, min(height, top + rows)) for top in range(0, height, rows)]
+
+
+def _recombine_bicubic(luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
     out = np.empty((*luma.shape, 3), dtype=np.uint8)
     if luma.size < PARALLEL_PIXELS:
         cb, cr = (_resize(chroma[..., c], luma.shape) for c in range(2))
@@ -89,8 +115,8 @@ def recombine_chroma(luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
         cb, cr = pool.map(lambda plane: _resize(plane, luma.shape), planes)
     else:  # each upsample briefly holds two copies of its plane: one at a time bounds the peak
         cb, cr = (_resize(plane, luma.shape) for plane in planes)
-    strips = [slice(top, top + STRIP_ROWS) for top in range(0, luma.shape[0], STRIP_ROWS)]
-    for _ in pool.map(lambda rows: chroma_to_rgb_u8(luma[rows], cb[rows], cr[rows], out[rows]), strips):
+    for _ in pool.map(lambda rows: chroma_to_rgb_u8(luma[rows], cb[rows], cr[rows], out[rows]),
+                      _bands(luma.shape[0], STRIP_ROWS)):
         pass
     return out
 

@@ -80,11 +80,12 @@ def test_fused_recombination_is_bit_identical_to_the_reference(rng):
 
 
 @pytest.mark.parametrize("shape", [(32, 32), (700, 517)])  # one thread; strips over the cores
-def test_recombine_keeps_the_reference_bytes_at_any_size(rng, shape):
-    from colorbatch.colorize import _resize, recombine
+def test_bicubic_recombination_keeps_the_reference_bytes_at_any_size(rng, shape):
+    from colorbatch.colorize import _resize, recombine_chroma
 
     luma = rng.random(shape, dtype=np.float32)
     rgb_net = rng.random((3, 24, 20), dtype=np.float32) * 1.4 - 0.2
     chroma = color.rgb_to_chroma(np.moveaxis(rgb_net, 0, -1))
     upsampled = np.stack([_resize(chroma[..., c], shape) for c in range(2)], axis=-1)
-    assert np.array_equal(recombine(luma, rgb_net), color.to_uint8(color.chroma_to_rgb(luma, upsampled)))
+    expected = color.to_uint8(color.chroma_to_rgb(luma, upsampled))
+    assert np.array_equal(recombine_chroma(luma, chroma, upsampling="bicubic"), expected)
