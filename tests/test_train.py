@@ -119,6 +119,36 @@ def test_resume_continues_epoch_count_and_optimizer_state(tmp_path):
     assert final["epoch"] == 3 and len(final["history"]) == 3
 
 
+def test_a_run_interrupted_mid_epoch_resumes_at_the_next_step_with_the_same_batches(tmp_path, monkeypatch):
+    write_color_tree(tmp_path / "data", 96)
+    config = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"),
+                         arch_kwargs={"width": 4, "depth": 2}, epochs=1, batch_size=16, eval_every=1)
+    seen: list[list[float]] = []  # one fingerprint per step: which images the batch held
+
+    def recording(step):
+        def wrapper(self, gray, color, labels=None):
+            seen.append(sorted(float(v) for v in color.flatten(1).sum(1)))
+            if len(seen) == 2 and interrupt:
+                raise KeyboardInterrupt
+            return step(self, gray, color, labels)
+        return wrapper
+
+    interrupt = True
+    monkeypatch.setattr(Trainer, "_step", recording(Trainer._step))
+    first = Trainer(config)
+    with pytest.raises(KeyboardInterrupt):
+        first.fit()
+    saved = load_checkpoint(tmp_path / "run" / "param" / "last.pth")
+    assert saved["epoch"] == 0 and saved["epoch_progress"]["step"] == 1  # the step done before the signal
+    interrupt = False
+    resumed = Trainer(config)
+    resumed.resume(tmp_path / "run" / "param" / "last.pth")
+    resumed.fit()
+    assert len(seen) == 1 + 1 + (first.steps_per_epoch - 1)  # step 1, the interrupted step 2, then steps 2..6
+    assert seen[2] == pytest.approx(seen[1], rel=1e-5)  # the batch it was interrupted in (a flip may differ)
+    assert load_checkpoint(tmp_path / "run" / "param" / "last.pth")["epoch"] == 1
+
+
 def test_resume_with_new_epochs_and_schedule_starts_from_the_given_lr(tmp_path):
     write_color_tree(tmp_path / "data", 48)
     config = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"),

@@ -77,6 +77,9 @@ class Trainer:
         self.amp_dtype = autocast_dtype(config.precision, self.device)
         torch.manual_seed(config.seed)
         self.rng = torch.Generator().manual_seed(config.seed)
+        # The epoch under way: its shuffled order, the steps done and their loss sums. An
+        # interrupted run saves it, so that a resumed one goes on from the next step.
+        self.epoch_progress: dict[str, Any] | None = None
         splits = load_splits(config)
         self.train_split, self.val_split, self.test_split = splits.train, splits.val, splits.test
         self.source = splits.source
@@ -132,6 +135,8 @@ class Trainer:
             "config": dataclasses.asdict(self.config),
             "train_size": self.config.image_size,
             "data_source": self.source,
+            "epoch_progress": self.epoch_progress,
+            "rng_state": self.rng.get_state(),
         }
 
     def save(self, numbered: bool) -> Path:
@@ -174,7 +179,14 @@ class Trainer:
                         "remaining %d epochs", saved_epochs, self.config.epochs, self.config.epochs - self.epoch)
         self.history = list(payload.get("history", []))
         self.metrics = dict(payload.get("metrics", {}))
-        log.info("resumed from %s at epoch %d", path, self.epoch)
+        self.epoch_progress = payload.get("epoch_progress")
+        if payload.get("rng_state") is not None:
+            self.rng.set_state(payload["rng_state"])
+        if self.epoch_progress is not None:
+            log.info("resumed from %s in epoch %d at step %d/%d", path, self.epoch + 1, self.epoch_progress["step"],
+                     self.steps_per_epoch)
+        else:
+            log.info("resumed from %s at epoch %d", path, self.epoch)
 
     # --- one epoch ---------------------------------------------------------------------------
 
@@ -206,27 +218,38 @@ class Trainer:
         self.scheduler.step()
         return {"loss": float(total.detach()), **terms}
 
+    def _start_epoch(self) -> dict[str, Any]:
+        """The epoch's progress: the one an interrupted run saved, or a new shuffle from step 0."""
+        progress = self.epoch_progress
+        if progress is None or len(progress["order"]) != len(self.train_split):
+            progress = {"order": torch.randperm(len(self.train_split), generator=self.rng), "step": 0, "sums": {}}
+        self.epoch_progress = progress
+        return progress
+
     def train_epoch(self) -> dict[str, float]:
         self.model.train()
-        order = torch.randperm(len(self.train_split), generator=self.rng).numpy()
-        sums: dict[str, float] = {}
-        batches = range(self.steps_per_epoch)
+        progress = self._start_epoch()
+        order, sums = progress["order"].numpy(), progress["sums"]
+        batches = range(progress["step"], self.steps_per_epoch)
         bar = None
         if sys.stderr.isatty():
             from tqdm import tqdm
 
-            bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.config.epochs}", leave=False)
+            bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.config.epochs}", leave=False,
+                       initial=progress["step"], total=self.steps_per_epoch)
             batches = bar
         for i in batches:
             index = np.sort(order[i * self.config.batch_size : (i + 1) * self.config.batch_size])
             gray, color = _augment(*to_tensors(self.train_split, index, self.device), self.config, self.rng)
             for key, value in self._step(gray, color, self._labels(self.train_split, index)).items():
                 sums[key] = sums.get(key, 0.0) + value
+            progress["step"] = i + 1
             if bar is not None:
                 bar.set_postfix(loss=f"{sums['loss'] / (i + 1):.4f}")
             elif (i + 1) % max(1, self.steps_per_epoch // 10) == 0:  # a log without a terminal still shows progress
                 log.info("epoch %d: step %d/%d, loss %.4f", self.epoch + 1, i + 1, self.steps_per_epoch,
                          sums["loss"] / (i + 1))
+        self.epoch_progress = None
         return {key: value / self.steps_per_epoch for key, value in sums.items()}
 
     @torch.no_grad()
