@@ -20,11 +20,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from colorbatch.atomic import write_atomic
 from colorbatch.color import rgb_to_chroma
 from colorbatch.colorize import ColorModel, recombine_chroma
 from colorbatch.errors import ImageError
-from colorbatch.imaging import Decoded, decode, encode, read_rgb
+from colorbatch.imaging import Decoded, decode, read_rgb, write_image
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
 from colorbatch.temporal import Stabiliser
 from colorbatch.video import VideoReader, VideoWriter
@@ -208,10 +207,9 @@ class ClipColorizer:
 
     def _write_frame(self, job: Job, rgb: np.ndarray, decoded: Decoded) -> Result:
         try:
-            write_atomic(job.target, encode(rgb, decoded.alpha, job.target.suffix, self.options.quality,
-                                            decoded.metadata))
-        except (OSError, ValueError, KeyError) as exc:
-            return Result(job.source, job.target, Status.FAILED, f"cannot write {job.target}: {exc}")
+            write_image(job.target, rgb, decoded.alpha, self.options.quality, decoded.metadata)
+        except ImageError as exc:
+            return Result(job.source, job.target, Status.FAILED, str(exc))
         return Result(job.source, job.target, Status.DONE)
 
 

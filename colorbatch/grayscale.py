@@ -7,11 +7,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from colorbatch.atomic import write_atomic
 from colorbatch.color import gray_u8
 from colorbatch.engine import Distributor, Record, Stopped, TreeWork, run_bounded, run_tree
 from colorbatch.errors import ImageError
-from colorbatch.imaging import encode, peek_pixels, read_rgb_and_metadata
+from colorbatch.imaging import peek_pixels, read_rgb_and_metadata, write_image
 from colorbatch.jobs import Job, Result, RunOptions, RunSummary, Status
 
 
@@ -19,11 +18,9 @@ def gray_file(job: Job, max_pixels: int) -> Result:
     """Write the gray copy of one image."""
     try:
         rgb, metadata = read_rgb_and_metadata(job.source, max_pixels)
-        write_atomic(job.target, encode(gray_u8(rgb), None, job.target.suffix, metadata=metadata))
+        write_image(job.target, gray_u8(rgb), None, metadata=metadata)
     except ImageError as exc:
         return Result(job.source, job.target, Status.FAILED, str(exc))
-    except OSError as exc:
-        return Result(job.source, job.target, Status.FAILED, f"cannot write {job.target}: {exc}")
     return Result(job.source, job.target, Status.DONE)
 
 

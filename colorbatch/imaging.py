@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from colorbatch.atomic import write_atomic
 from colorbatch.color import luminance, to_float, to_uint8
 from colorbatch.errors import ImageError
 from colorbatch.integrity import png_header
@@ -253,6 +254,15 @@ def encode(pixels: np.ndarray, alpha: np.ndarray | None, suffix: str, quality: i
         options.update(_save_options(metadata, pil_format, mode))
     image.save(buffer, format=pil_format, **options)
     return buffer.getvalue()
+
+
+def write_image(target: Path, pixels: np.ndarray, alpha: np.ndarray | None, quality: int = 95,
+                metadata: Metadata | None = None) -> None:
+    """``encode`` for ``target``'s format, written atomically; an ``ImageError`` when it cannot be."""
+    try:
+        write_atomic(target, encode(pixels, alpha, target.suffix, quality, metadata))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ImageError(f"cannot write {target}: {exc}") from None
 
 
 def _save_options(metadata: Metadata, pil_format: str, mode: str) -> dict:

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from colorbatch.atomic import write_atomic
 from colorbatch.clips import ClipColorizer, FrameProgress
 from colorbatch.colorize import ColorModel, ModelSpec
 from colorbatch.engine import Record, Stopped, TreeWork
 from colorbatch.errors import ImageError
-from colorbatch.imaging import Decoded, decode, encode, peek_pixels, read_rgb
+from colorbatch.imaging import Decoded, decode, peek_pixels, read_rgb, write_image
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
 from colorbatch.pairing import find_partner
 from colorbatch.summary import score_pair
@@ -77,10 +76,9 @@ class Pipeline:
 
     def _write(self, job: Job, rgb: np.ndarray, decoded: Decoded) -> Result:
         try:
-            data = encode(rgb, decoded.alpha, job.target.suffix, self.options.quality, decoded.metadata)
-            write_atomic(job.target, data)
-        except (OSError, ValueError, KeyError) as exc:
-            return Result(job.source, job.target, Status.FAILED, f"cannot write {job.target}: {exc}")
+            write_image(job.target, rgb, decoded.alpha, self.options.quality, decoded.metadata)
+        except ImageError as exc:
+            return Result(job.source, job.target, Status.FAILED, str(exc))
         result = Result(job.source, job.target, Status.DONE)
         if self.options.truth is not None:
             self._score(job, rgb, result)

@@ -54,11 +54,15 @@ class Stabiliser:
         return self.cv2.resize(np.ascontiguousarray(plane, dtype=np.float32), (shape[1], shape[0]),
                                interpolation=interpolation)
 
+    def _gray(self, luma: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """8-bit luminance at the state's size: what DIS flow and the cut test see."""
+        return np.clip(self._small(luma, shape, self.cv2.INTER_AREA) * 255 + 0.5, 0, 255).astype(np.uint8)
+
     def step(self, luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
         """The frame's luminance (H, W) in [0, 1] and the model's chroma for it (h, w, 2) ->
         the chroma to lay onto it, (h', w', 2) at the state's size."""
         shape = state_shape(*luma.shape)
-        gray = np.clip(self._small(luma, shape, self.cv2.INTER_AREA) * 255 + 0.5, 0, 255).astype(np.uint8)
+        gray = self._gray(luma, shape)
         predicted = self._small(chroma, shape, self.cv2.INTER_LINEAR)
         histogram = _luma_histogram(gray)
         blended = predicted
@@ -85,6 +89,6 @@ class Stabiliser:
     def seed(self, luma: np.ndarray, chroma: np.ndarray) -> None:
         """Start from a frame already coloured (a resumed sequence): its luminance and chroma."""
         shape = state_shape(*luma.shape)
-        self.gray = np.clip(self._small(luma, shape, self.cv2.INTER_AREA) * 255 + 0.5, 0, 255).astype(np.uint8)
+        self.gray = self._gray(luma, shape)
         self.histogram = _luma_histogram(self.gray)
         self.chroma = self._small(chroma, shape, self.cv2.INTER_AREA)

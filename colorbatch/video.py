@@ -65,7 +65,6 @@ class ClipInfo:
     frames: int  # as the container states it; 0 when it does not say
     rate: Fraction | None  # average frame rate
     time_base: Fraction
-    audio_streams: int
 
 
 @dataclass
@@ -101,7 +100,7 @@ class VideoReader:
             self.container.close()
             raise VideoError(f"{path}: {context.width}x{context.height} frames exceed --max-pixels {max_pixels}")
         self.info = ClipInfo(context.width, context.height, self.stream.frames, self.stream.average_rate,
-                             self.stream.time_base, len(self.container.streams.audio))
+                             self.stream.time_base)
 
     def __enter__(self) -> VideoReader:
         return self
@@ -181,11 +180,15 @@ class VideoWriter:
         frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         frame.pts, frame.time_base = pts, self.info.time_base
         try:
-            for packet in self.video.encode(frame):
-                self._mux_audio_until(packet)
-                self.output.mux(packet)
+            self._encode(frame)
         except av.FFmpegError as exc:
             raise VideoError(f"cannot write {self.target}: {_reason(exc)}") from None
+
+    def _encode(self, frame) -> None:
+        """Encode ``frame`` (None: flush the encoder) and mux its packets, each after the audio before it."""
+        for packet in self.video.encode(frame):
+            self._mux_audio_until(packet)
+            self.output.mux(packet)
 
     def _mux_audio_until(self, video_packet) -> None:
         """Audio packets up to the time of ``video_packet`` (all of them when None), so that the
@@ -211,9 +214,7 @@ class VideoWriter:
         av = self.av
         try:
             if exc_type is None:
-                for packet in self.video.encode(None):
-                    self._mux_audio_until(packet)
-                    self.output.mux(packet)
+                self._encode(None)
                 self._mux_audio_until(None)
         except av.FFmpegError as error:
             self._stack.__exit__(type(error), error, error.__traceback__)
