@@ -207,7 +207,8 @@ class ClipColorizer:
 
     def _write_frame(self, job: Job, rgb: np.ndarray, decoded: Decoded) -> Result:
         try:
-            write_image(job.target, rgb, decoded.alpha, self.options.quality, decoded.metadata)
+            write_image(job.target, rgb, decoded.alpha, self.options.quality, decoded.metadata,
+                        self.options.png_compression)
         except ImageError as exc:
             return Result(job.source, job.target, Status.FAILED, str(exc))
         return Result(job.source, job.target, Status.DONE)

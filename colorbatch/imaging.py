@@ -19,6 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorbatch.atomic import write_atomic
 from colorbatch.color import luminance, to_float, to_uint8
+from colorbatch.discover import PNG_COMPRESSION
 from colorbatch.errors import ImageError
 from colorbatch.integrity import png_header
 
@@ -240,16 +241,21 @@ def output_suffix(input_path: Path, fmt: str) -> str:
 
 
 def encode(pixels: np.ndarray, alpha: np.ndarray | None, suffix: str, quality: int = 95,
-           metadata: Metadata | None = None) -> bytes:
+           metadata: Metadata | None = None, png_compression: int = PNG_COMPRESSION) -> bytes:
     """uint8 RGB ``(H, W, 3)`` or gray ``(H, W)`` (+ alpha where the format keeps it) to file bytes,
-    with the input's ``metadata`` wherever the format can hold it."""
+    with the input's ``metadata`` wherever the format can hold it. ``quality`` is JPEG's and
+    WebP's, ``png_compression`` PNG's zlib level (0-9); each format ignores the other's."""
     pil_format = _PIL_FORMAT[suffix]
     mode = "RGB" if pixels.ndim == 3 else "L"
     image = Image.fromarray(pixels, mode)
     if alpha is not None and pil_format in _ALPHA_FORMATS:
         image.putalpha(Image.fromarray(alpha, "L"))
     buffer = io.BytesIO()
-    options: dict = {"quality": quality} if pil_format in ("JPEG", "WEBP") else {}
+    options: dict = {}
+    if pil_format in ("JPEG", "WEBP"):
+        options["quality"] = quality
+    elif pil_format == "PNG":
+        options["compress_level"] = png_compression
     if metadata is not None:
         options.update(_save_options(metadata, pil_format, mode))
     image.save(buffer, format=pil_format, **options)
@@ -257,10 +263,10 @@ def encode(pixels: np.ndarray, alpha: np.ndarray | None, suffix: str, quality: i
 
 
 def write_image(target: Path, pixels: np.ndarray, alpha: np.ndarray | None, quality: int = 95,
-                metadata: Metadata | None = None) -> None:
+                metadata: Metadata | None = None, png_compression: int = PNG_COMPRESSION) -> None:
     """``encode`` for ``target``'s format, written atomically; an ``ImageError`` when it cannot be."""
     try:
-        write_atomic(target, encode(pixels, alpha, target.suffix, quality, metadata))
+        write_atomic(target, encode(pixels, alpha, target.suffix, quality, metadata, png_compression))
     except (OSError, ValueError, KeyError) as exc:
         raise ImageError(f"cannot write {target}: {exc}") from None
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from colorbatch.discover import IMAGE_EXTENSIONS, in_shard, is_image_path, iter_files, natural_key
+from colorbatch.discover import IMAGE_EXTENSIONS, PNG_COMPRESSION, in_shard, is_image_path, iter_files, natural_key
 from colorbatch.errors import InvalidPathError
 from colorbatch.imaging import DEFAULT_MAX_PIXELS, output_suffix, peek_size
 from colorbatch.integrity import is_whole
@@ -27,6 +27,7 @@ class RunOptions:
     workers: int = 4
     fmt: str = "png"
     quality: int = 95
+    png_compression: int = PNG_COMPRESSION  # --png-compression: zlib level of PNG outputs
     overwrite: bool = False
     shard: tuple[int, int] | None = None
     strict: bool = False

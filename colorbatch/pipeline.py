@@ -76,7 +76,8 @@ class Pipeline:
 
     def _write(self, job: Job, rgb: np.ndarray, decoded: Decoded) -> Result:
         try:
-            write_image(job.target, rgb, decoded.alpha, self.options.quality, decoded.metadata)
+            write_image(job.target, rgb, decoded.alpha, self.options.quality, decoded.metadata,
+                        self.options.png_compression)
         except ImageError as exc:
             return Result(job.source, job.target, Status.FAILED, str(exc))
         result = Result(job.source, job.target, Status.DONE)

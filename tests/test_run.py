@@ -60,6 +60,20 @@ def test_single_file_input(tmp_path, rng, tiny_onnx):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["g0.jpg"]
 
 
+def test_png_compression_changes_the_file_size_not_the_pixels(tmp_path, rng, tiny_onnx):
+    Image.fromarray(gray_u8(random_rgb(rng, 96, 128))).save(tmp_path / "g.png")
+    outputs = {}
+    for level in (0, 9):
+        out = tmp_path / f"out{level}"
+        result = _invoke(tmp_path / "g.png", out, "--model", tiny_onnx, "--png-compression", level)
+        assert result.exit_code == 0, result.output
+        outputs[level] = out / "g.png"
+    assert outputs[0].stat().st_size > outputs[9].stat().st_size
+    assert np.array_equal(np.asarray(Image.open(outputs[0])), np.asarray(Image.open(outputs[9])))
+    result = _invoke(tmp_path / "g.png", tmp_path / "bad", "--model", tiny_onnx, "--png-compression", 10)
+    assert result.exit_code == 2 and "--png-compression" in result.output
+
+
 def test_mixed_sizes_keep_their_size_and_luminance(tmp_path, rng, colorizer):
     sizes = ((32, 32), (20, 45), (64, 48), (300, 200), (7, 9))
     _gray_tree(tmp_path / "in", rng, count=10, sizes=sizes)
