@@ -33,18 +33,18 @@ def network_size(height: int, width: int, info: ModelInfo, size: int | None = No
     """The (height, width) the network runs at for an input of this size.
 
     ``size`` (``--size``) sets the short side for every input. Otherwise inputs larger than the
-    working size get their short side scaled down to it, inputs smaller than the training size
-    get it scaled up to that (a model trained on 64 px photos sees a 32 px thumbnail at the scale
-    it learned), and the rest run as they are; aspect is kept and sides are rounded to the model's
-    size multiple.
+    working size get their short side scaled down to it, inputs smaller than the model's minimum
+    size (its training size unless exported with ``--min-size``) get it scaled up to that (a
+    model trained on 64 px photos sees a 32 px thumbnail at the scale it learned), and the rest
+    run as they are; aspect is kept and sides are rounded to the model's size multiple.
     """
     short = min(height, width)
     if size:
         target = size
     elif short > info.working_size:
         target = info.working_size
-    elif short < info.train_size:
-        target = info.train_size
+    elif short < info.min_size:
+        target = info.min_size
     else:
         target = short
     scale = target / short

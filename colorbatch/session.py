@@ -46,6 +46,7 @@ class ModelInfo:
     arch: str = "unknown"
     train_size: int = 32
     working_size: int = 32
+    min_size: int = 32  # smaller inputs are scaled up to this short side
     size_multiple: int = 1
     # chroma-bins models: decoding inputs, the vividness curve and the vividness used by default
     vividness_curve: tuple | None = None
@@ -71,6 +72,7 @@ class ModelInfo:
             arch=props.get("arch", "unknown"),
             train_size=train_size,
             working_size=number("working_size", train_size),
+            min_size=number("min_size", train_size),
             size_multiple=number("size_multiple", 1),
             vividness_curve=curve,
             default_vividness=default,

@@ -74,8 +74,11 @@ def _dynamic_shapes(multiple: int, decoding: bool) -> dict[str, dict[int, Any] |
 
 
 def build_metadata(payload: dict[str, Any], checkpoint: Path, multiple: int, working_size: int | None,
-                   precision: str = "fp32", vividness: tuple[tuple, float] | None = None) -> dict[str, str]:
-    """The model's metadata; ``vividness`` (curve, default) for models with decoding inputs."""
+                   precision: str = "fp32", vividness: tuple[tuple, float] | None = None,
+                   min_size: int | None = None) -> dict[str, str]:
+    """The model's metadata; ``vividness`` (curve, default) for models with decoding inputs.
+    ``working_size`` (default: the training size) is the short side large inputs are scaled down
+    to, ``min_size`` (default: the training size) the one small inputs are scaled up to."""
     train_size = int(payload.get("train_size", 32))
     decoding = {}
     if vividness is not None:
@@ -87,6 +90,7 @@ def build_metadata(payload: dict[str, Any], checkpoint: Path, multiple: int, wor
         "arch_kwargs": json.dumps(payload["arch_kwargs"]),
         "train_size": str(train_size),
         "working_size": str(working_size or payload.get("working_size", train_size)),
+        "min_size": str(min_size or train_size),
         "size_multiple": str(multiple),
         "size_constraint": f"height and width multiples of {multiple}" if multiple > 1 else "any",
         "colour_space": COLOUR_SPACE,
@@ -146,7 +150,8 @@ def _finish(path: Path, metadata: dict[str, str], simplify: bool) -> None:
 def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DEFAULT_OPSET,
                       simplify: bool = True, working_size: int | None = None,
                       real_images: list[np.ndarray] | None = None, test_flip: bool | None = None,
-                      vividness_curve: str | list | None = None, default_vividness: float = 0.5) -> ExportResult:
+                      vividness_curve: str | list | None = None, default_vividness: float = 0.5,
+                      min_size: int | None = None) -> ExportResult:
     """Export ``checkpoint`` to ONNX at ``out`` (default: beside it, ``.onnx``), verified.
 
     ``test_flip`` overrides the checkpoint's flip averaging (chroma models only). A chroma-bins
@@ -168,7 +173,7 @@ def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DE
         curve = parse_curve(vividness_curve) if vividness_curve is not None else DEFAULT_CURVE
         decoding_for(default_vividness, curve)  # checks the default lies in [0, 1]
         vividness = (curve, default_vividness)
-    metadata = build_metadata(payload, checkpoint, multiple, working_size, vividness=vividness)
+    metadata = build_metadata(payload, checkpoint, multiple, working_size, vividness=vividness, min_size=min_size)
     try:
         with atomic_path(out) as tmp:  # nothing appears at ``out`` unless verification passes
             _torch_to_onnx(model, tmp, multiple, int(metadata["train_size"]), opset)

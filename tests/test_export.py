@@ -58,6 +58,7 @@ def test_metadata_round_trips_through_info(tiny_checkpoint, tiny_onnx, seed_onnx
     assert facts["arch"] == "chroma-unet"
     assert json.loads(facts["arch_kwargs"]) == payload["arch_kwargs"]
     assert facts["train_size"] == "32" and facts["size_multiple"] == "1"
+    assert facts["working_size"] == "32" and facts["min_size"] == "32"  # both default to the training size
     assert json.loads(facts["training_metrics"])["validation"]["psnr_mean"] == pytest.approx(
         payload["metrics"]["validation"]["psnr_mean"])
     assert len(facts["source_sha256"]) == 64 and facts["colorbatch_version"]
@@ -66,6 +67,16 @@ def test_metadata_round_trips_through_info(tiny_checkpoint, tiny_onnx, seed_onnx
     assert seed["size_multiple"] == "32" and "multiples of 32" in seed["size_constraint"]
     result = CliRunner().invoke(cli, ["info", str(tiny_onnx)])
     assert result.exit_code == 0 and "chroma-unet" in result.output and "parameters" in result.output
+
+
+def test_working_and_minimum_sizes_reach_the_runtime(tmp_path, tiny_checkpoint):
+    from colorbatch.colorize import network_size
+    from colorbatch.session import OnnxColorModel
+
+    result = export_checkpoint(tiny_checkpoint, tmp_path / "sized.onnx", working_size=96, min_size=48)
+    info = OnnxColorModel(str(result.path), device="cpu").info
+    assert (info.train_size, info.working_size, info.min_size) == (32, 96, 48)
+    assert network_size(32, 32, info) == (48, 48) and network_size(480, 320, info) == (144, 96)
 
 
 def test_export_errors(tmp_path, tiny_checkpoint):

@@ -14,7 +14,10 @@ from .common import require_torch
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="ONNX file (default: CHECKPOINT with .onnx).")
 @click.option("--opset", type=int, default=18, show_default=True, help="ONNX opset.")
 @click.option("--simplify/--no-simplify", default=True, show_default=True, help="Run onnxscript's optimizer.")
-@click.option("--working-size", type=int, help="Network short side for large inputs (default: training size).")
+@click.option("--working-size", type=click.IntRange(min=1),
+              help="Network short side for large inputs (default: training size).")
+@click.option("--min-size", type=click.IntRange(min=1),
+              help="Network short side for small inputs, scaled up to it (default: training size).")
 @click.option("--test-flip/--no-test-flip", default=None,
               help="chroma models: average with the mirrored prediction (2x compute; default: as trained).")
 @click.option("--fp16", is_flag=True, help="Also write a half-precision copy (float32 inputs/outputs kept).")
@@ -27,7 +30,7 @@ from .common import require_torch
                    "(default: [[0,1,1],[0.5,1,0],[1,0.4,0]]).")
 @click.option("--default-vividness", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="chroma-bins: the vividness colorbatch run uses when none is given.")
-def export(checkpoint: Path, output, opset, simplify, working_size, test_flip, fp16, fp16_weights, int8,
+def export(checkpoint: Path, output, opset, simplify, working_size, min_size, test_flip, fp16, fp16_weights, int8,
            calib, vividness_curve, default_vividness) -> None:
     """Export a training checkpoint to a verified, self-describing ONNX model.
 
@@ -43,7 +46,7 @@ def export(checkpoint: Path, output, opset, simplify, working_size, test_flip, f
     try:
         result = export_checkpoint(checkpoint, output, opset=opset, simplify=simplify, working_size=working_size,
                                    test_flip=test_flip, vividness_curve=vividness_curve,
-                                   default_vividness=default_vividness)
+                                   default_vividness=default_vividness, min_size=min_size)
     except CurveError as exc:
         raise click.BadParameter(str(exc), param_hint="--vividness-curve") from None
     for line in result.checks:
