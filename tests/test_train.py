@@ -11,7 +11,7 @@ from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint, 
 from colorbatch.train.data import load_dataset, split_train_val
 from colorbatch.train.losses import VGG16Features, load_vgg16_features
 from colorbatch.train.models import MODELS, UnknownModelError, count_parameters, create_model
-from colorbatch.train.trainer import TrainConfig, Trainer, train
+from colorbatch.train.trainer import TrainConfig, Trainer, TrainingInterrupted, train
 from PIL import Image
 
 from colorbatch.cli import cli
@@ -136,8 +136,9 @@ def test_a_run_interrupted_mid_epoch_resumes_at_the_next_step_with_the_same_batc
     interrupt = True
     monkeypatch.setattr(Trainer, "_step", recording(Trainer._step))
     first = Trainer(config)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(TrainingInterrupted) as stopped:
         first.fit()
+    assert stopped.value.path == tmp_path / "run" / "param" / "last.pth"
     saved = load_checkpoint(tmp_path / "run" / "param" / "last.pth")
     assert saved["epoch"] == 0 and saved["epoch_progress"]["step"] == 1  # the step done before the signal
     interrupt = False
@@ -208,6 +209,29 @@ def test_cli_reports_missing_vgg_weights_clearly(tmp_path):
                                       "--epochs", "1"])
     assert result.exit_code == WeightsError.exit_code
     assert "VGG-16 weights not found" in result.output and "Traceback" not in result.output
+
+
+def test_cli_says_whether_an_interrupted_run_saved_anything(tmp_path, monkeypatch):
+    write_color_tree(tmp_path / "data", 40)
+    args = ["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--epochs", "1",
+            "--width", "4", "--depth", "2", "--batch-size", "8", "--device", "cpu", "--precision", "fp32"]
+
+    def stopped_while_loading(self, config):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "__init__", stopped_while_loading)
+        result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 130 and "nothing saved" in result.output
+    assert not (tmp_path / "run" / "param").exists()
+
+    def stopped_in_a_step(self, gray, color, labels=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_step", stopped_in_a_step)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 130 and "checkpoint saved in" in result.output
+    assert (tmp_path / "run" / "param" / "last.pth").is_file()
 
 
 def test_losses_are_logged_apart(tmp_path):

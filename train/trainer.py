@@ -300,7 +300,7 @@ class Trainer:
         except KeyboardInterrupt:
             path = self.save(numbered=False)
             log.warning("interrupted during epoch %d: saved %s (resume with --resume)", self.epoch + 1, path)
-            raise
+            raise TrainingInterrupted(path) from None
         if self.test_split is not None:
             self.metrics["test"] = evaluate(self.model, self.test_split, self.device)
             log.info("test: %s", format_metrics(self.metrics["test"]))
@@ -347,6 +347,15 @@ def setup_logging(out: Path) -> None:
     log.handlers[:] = [handler, console]
     log.setLevel(logging.INFO)
     log.propagate = False
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during training, after ``path`` was saved; a bare KeyboardInterrupt
+    means the run stopped before its loop began (loading data), with nothing saved."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path))
+        self.path = path
 
 
 def _interrupt(signum, frame) -> None:

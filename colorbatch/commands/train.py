@@ -76,6 +76,7 @@ def train(ctx: click.Context, **opts) -> None:
     """
     require_torch("train")
     from colorbatch.train.config import config_from_options
+    from colorbatch.train.trainer import TrainingInterrupted
     from colorbatch.train.trainer import train as run_training
 
     if opts["resume"] and opts["init_from"]:
@@ -83,8 +84,11 @@ def train(ctx: click.Context, **opts) -> None:
     config = config_from_options(opts, {name for name in opts if chosen(ctx, name)})
     try:
         run_training(config, resume=opts["resume"], init=opts["init_from"])
+    except TrainingInterrupted as stopped:
+        click.echo(f"interrupted: checkpoint saved in {stopped.path} (resume with --resume)", err=True)
+        sys.exit(130)
     except KeyboardInterrupt:
-        click.echo("interrupted: checkpoint saved in param/last.pth", err=True)
+        click.echo("interrupted before training began: nothing saved", err=True)
         sys.exit(130)
     click.echo(f"run folder: {opts['out_dir']}")
 
