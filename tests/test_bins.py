@@ -1,6 +1,8 @@
 """Chroma bins: soft encoding, rebalancing, annealed-mean decoding, and the chroma-bins model and
 its exported graph with decoding inputs (vividness)."""
 
+import json
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -248,6 +250,34 @@ def test_an_exported_model_imports_back_to_a_checkpoint_that_fine_tunes_from_the
         model.train()
         trained = model.bin_logits(calibration)[0]
     assert (trained - evaluated).abs().max() < 1e-3 * evaluated.abs().max()
+
+
+def test_the_bundled_model_computes_what_its_pytorch_network_does():
+    """Export parity of the shipped file: its weights, loaded back into the PyTorch architecture
+    its metadata names, give the same colours as onnxruntime at both ends of the vividness curve."""
+    import onnx
+    from colorbatch.train.onnx_import import _buffers_from_graph, _initializers, load_folded_weights
+
+    from colorbatch.session import bundled_model_path
+
+    path = bundled_model_path()
+    proto = onnx.load(str(path))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    model = create_model(meta["arch"], **json.loads(meta["arch_kwargs"]))
+    arrays = _initializers(proto)
+    load_folded_weights(model, arrays)
+    _buffers_from_graph(model, arrays)
+    model.eval()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    gray = np.random.default_rng(2).random((2, 1, 96, 72), dtype=np.float32)
+    curve = json.loads(meta["vividness_curve"])
+    for _, temperature, correction in (curve[0], curve[-1]):
+        feeds = {"gray": gray, "temperature": np.array([temperature], np.float32),
+                 "correction": np.array([correction], np.float32)}
+        with torch.no_grad():
+            expected = model(torch.from_numpy(gray), torch.tensor([float(temperature)]),
+                             torch.tensor([float(correction)])).numpy()
+        assert np.abs(session.run(None, feeds)[0] - expected).max() < 1e-3  # fp16-stored weights, fp32 arithmetic
 
 
 def test_only_chroma_bins_exports_import(tmp_path, bins_onnx):
