@@ -48,14 +48,16 @@ def _network_batches(colorizer: ColorModel, images: list[np.ndarray]) -> list[np
 
 
 class _Reader:
-    """onnxruntime's CalibrationDataReader protocol over prepared network inputs."""
+    """onnxruntime's CalibrationDataReader protocol over prepared network inputs, with the
+    decoding inputs (``temperature``, ``correction``) of a chroma-bins model at its default."""
 
-    def __init__(self, batches: list[np.ndarray]) -> None:
+    def __init__(self, batches: list[np.ndarray], decoding: dict[str, np.ndarray]) -> None:
         self.items = iter(batches)
+        self.decoding = decoding
 
     def get_next(self):
         batch = next(self.items, None)
-        return None if batch is None else {"gray": batch}
+        return None if batch is None else {"gray": batch, **self.decoding}
 
 
 def _set_precision(model, precision: str) -> None:
@@ -105,14 +107,15 @@ def write_fp16_weights(source: Path, target: Path) -> None:
     onnx.save(model, str(target))
 
 
-def write_int8(source: Path, target: Path, batches: list[np.ndarray]) -> None:
+def write_int8(source: Path, target: Path, batches: list[np.ndarray],
+               decoding: dict[str, np.ndarray] | None = None) -> None:
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     class Reader(_Reader, CalibrationDataReader):
         pass
 
-    quantize_static(str(source), str(target), Reader(batches), quant_format=QuantFormat.QDQ,
+    quantize_static(str(source), str(target), Reader(batches, decoding or {}), quant_format=QuantFormat.QDQ,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
     model = onnx.load(str(target))
     _set_precision(model, "int8")
@@ -164,7 +167,7 @@ def quantize_variants(fp32: Path, fp16: bool, int8: bool, calib: Path | None,
             elif precision == "fp16w":
                 write_fp16_weights(fp32, tmp)
             else:
-                write_int8(fp32, tmp, _network_batches(full, images))
+                write_int8(fp32, tmp, _network_batches(full, images), full.model.decoding)
             facts = compare(full, tmp, images)
         lines.append(
             f"wrote {target} ({precision}): {facts['speedup']:.2f}x the fp32 speed on this CPU, "

@@ -280,6 +280,22 @@ def test_the_bundled_model_computes_what_its_pytorch_network_does():
         assert np.abs(session.run(None, feeds)[0] - expected).max() < 1e-3  # fp16-stored weights, fp32 arithmetic
 
 
+def test_a_chroma_bins_model_quantises_with_its_decoding_inputs(tmp_path, bins_onnx):
+    import shutil
+
+    import onnx
+    from colorbatch.export.quantize import quantize_variants
+
+    fp32 = tmp_path / "bins.onnx"
+    shutil.copy(bins_onnx.path, fp32)
+    lines = quantize_variants(fp32, fp16=False, int8=True, calib=bins_onnx.path.parent / "data")
+    int8 = tmp_path / "bins.int8.onnx"
+    assert len(lines) == 1 and "(int8)" in lines[0] and "PSNR" in lines[0]
+    session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["gray", "temperature", "correction"]
+    assert any(node.op_type == "QuantizeLinear" for node in onnx.load(str(int8)).graph.node)
+
+
 def test_only_chroma_bins_exports_import(tmp_path, bins_onnx):
     import onnx
     from colorbatch.train.onnx_import import checkpoint_from_onnx
