@@ -225,20 +225,23 @@ def _previous_model() -> Path:
 def photo_rows(model: str, previous: str | None = None) -> tuple[list[dict], dict]:
     """`colorbatch run` on CBSD68 x3 with the model and the previous one, alternated twice."""
     source, out = _cbsd68_gray_jpegs(), str(WORK / "out-photos")
+    label = f"the model of {Path(previous).name}" if previous else f"previous bundled model ({PREVIOUS_COMMIT})"
     previous = previous or str(_previous_model())
     times: dict[str, list[dict]] = {"new": [], "previous": []}
     for _ in range(2):
         for name, path in (("new", model), ("previous", previous)):
             times[name].append(_spawn("e2e", path, str(source), out))
     rows = []
-    for name, label in (("new", "CBSD68 x3 gray JPEG (204 photos), this model"),
-                        ("previous", f"CBSD68 x3 gray JPEG (204 photos), previous bundled model ({PREVIOUS_COMMIT})")):
+    for name, text in (("new", "CBSD68 x3 gray JPEG (204 photos), this model"),
+                        ("previous", f"CBSD68 x3 gray JPEG (204 photos), {label}")):
         best = min(times[name], key=lambda r: r["seconds"])
-        rows.append({"measurement": label, "images": best["images"], "seconds": best["seconds"],
+        rows.append({"measurement": text, "images": best["images"], "seconds": best["seconds"],
                      "images_per_s": best["images"] / best["seconds"], "peak_rss_mb": best["peak_rss_mb"],
                      "all_seconds": [round(r["seconds"], 2) for r in times[name]]})
     ratio = rows[0]["seconds"] / rows[1]["seconds"]
-    return rows, {"photos_new_over_previous_time": ratio, "photos_no_slower_ok": ratio <= 1.0}
+    # issue 19 asked for no slower than the CIFAR-10 ensemble; issue 26 for at most 4x the 64 px model
+    return rows, {"photos_new_over_previous_time": ratio, "photos_no_slower_ok": ratio <= 1.0,
+                  "photos_within_4x_ok": ratio <= 4.0}
 
 
 def _scans(count: int = 8) -> Path:
