@@ -71,9 +71,10 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, str
         quiet, as_json, max_pixels, distributor, scheduler, retries) -> None:
     """Colorize every image under INPUT (a folder tree or one file) into OUT, mirroring the tree.
 
-    The network sees each image at the model's working size (its short side; `colorbatch info`
-    shows it, 64 px for the bundled model) and the colour is laid onto the full-resolution
-    luminance, so outputs keep their input's size and brightness. One file with an image name as
+    The network sees each large image at the model's working size and scales small ones up to its
+    minimum size (short sides; `colorbatch info` shows both: 224 and 128 px for the bundled model),
+    and the colour is laid onto the full-resolution luminance, so outputs keep their input's size
+    and brightness. One file with an image name as
     OUT writes that file.
 
     Videos (.mp4, .mov, .mkv, .avi, .webm; pip install "colorbatch[video]") come out as videos of the
