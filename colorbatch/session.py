@@ -46,11 +46,15 @@ class ModelInfo:
     arch: str = "unknown"
     train_size: int = 32
     working_size: int = 32
-    min_size: int = 32  # smaller inputs are scaled up to this short side
+    min_size: int | None = None  # smaller inputs are scaled up to this short side; None: train_size
     size_multiple: int = 1
     # chroma-bins models: decoding inputs, the vividness curve and the vividness used by default
     vividness_curve: tuple | None = None
     default_vividness: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.min_size is None:
+            self.min_size = self.train_size
 
     @classmethod
     def from_metadata(cls, props: dict[str, str]) -> ModelInfo:

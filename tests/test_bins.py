@@ -255,18 +255,12 @@ def test_an_exported_model_imports_back_to_a_checkpoint_that_fine_tunes_from_the
 def test_the_bundled_model_computes_what_its_pytorch_network_does():
     """Export parity of the shipped file: its weights, loaded back into the PyTorch architecture
     its metadata names, give the same colours as onnxruntime at both ends of the vividness curve."""
-    import onnx
-    from colorbatch.train.onnx_import import _buffers_from_graph, _initializers, load_folded_weights
+    from colorbatch.train.onnx_import import network_from_onnx
 
     from colorbatch.session import bundled_model_path
 
     path = bundled_model_path()
-    proto = onnx.load(str(path))
-    meta = {p.key: p.value for p in proto.metadata_props}
-    model = create_model(meta["arch"], **json.loads(meta["arch_kwargs"]))
-    arrays = _initializers(proto)
-    load_folded_weights(model, arrays)
-    _buffers_from_graph(model, arrays)
+    model, _, meta = network_from_onnx(path)
     model.eval()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     gray = np.random.default_rng(2).random((2, 1, 96, 72), dtype=np.float32)

@@ -344,7 +344,7 @@ def test_network_size_scales_large_inputs_down_and_small_ones_up():
     from colorbatch.colorize import network_size
     from colorbatch.session import ModelInfo
 
-    info = ModelInfo(train_size=64, working_size=96, min_size=64)
+    info = ModelInfo(train_size=64, working_size=96)
     assert network_size(480, 320, info) == (144, 96)  # short side down to the working size
     assert network_size(80, 70, info) == (80, 70)  # between the training and working sizes: as it is
     assert network_size(32, 32, info) == (64, 64)  # below the training size: up to it

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -127,8 +128,9 @@ def _calibration_batch(folder: Path, size: int, count: int = 256, seed: int = 0)
     return torch.from_numpy(np.stack(gray)).float().div_(255)[:, None]
 
 
-def checkpoint_from_onnx(onnx_path: Path, out: Path, calibrate_on: Path) -> dict:
-    """Write a colorbatch checkpoint (class head left out) that fine-tunes from ``onnx_path``."""
+def network_from_onnx(onnx_path: Path) -> tuple[nn.Module, dict[str, Any], dict[str, str]]:
+    """The PyTorch network that a chroma-bins export holds (class head left out, BatchNorms the
+    identity: eval mode computes the export), its architecture arguments and the export's metadata."""
     proto = onnx.load(str(onnx_path))
     meta = {p.key: p.value for p in proto.metadata_props}
     if meta.get("arch") != "chroma-bins":
@@ -138,6 +140,12 @@ def checkpoint_from_onnx(onnx_path: Path, out: Path, calibrate_on: Path) -> dict
     arrays = _initializers(proto)
     load_folded_weights(model, arrays)
     _buffers_from_graph(model, arrays)
+    return model, kwargs, meta
+
+
+def checkpoint_from_onnx(onnx_path: Path, out: Path, calibrate_on: Path) -> dict:
+    """Write a colorbatch checkpoint (class head left out) that fine-tunes from ``onnx_path``."""
+    model, kwargs, meta = network_from_onnx(onnx_path)
     calibrate(model, _calibration_batch(calibrate_on, int(meta.get("train_size", 64))))
     epoch = int(meta.get("epoch", 0))
     save_checkpoint(out, arch="chroma-bins", arch_kwargs=kwargs, state_dict=model.state_dict(), epoch=epoch,

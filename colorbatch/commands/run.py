@@ -74,8 +74,7 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, str
     The network sees each large image at the model's working size and scales small ones up to its
     minimum size (short sides; `colorbatch info` shows both: 224 and 128 px for the bundled model),
     and the colour is laid onto the full-resolution luminance, so outputs keep their input's size
-    and brightness. One file with an image name as
-    OUT writes that file.
+    and brightness. One file with an image name as OUT writes that file.
 
     Videos (.mp4, .mov, .mkv, .avi, .webm; pip install "colorbatch[video]") come out as videos of the
     same frames, rate, time stamps and audio, their colour kept stable from frame to frame
