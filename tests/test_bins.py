@@ -158,6 +158,25 @@ def test_exported_chroma_bins_matches_pytorch_at_two_temperatures(bins_onnx):
     assert any("temperature 0.3" in line for line in bins_onnx.checks)
 
 
+def test_fine_tuning_keeps_its_own_rebalancing_strength(bins_onnx):
+    """--init takes the learned weights; the rebalancing weights follow this run's --rebalance."""
+    from colorbatch.train.checkpoint import load_checkpoint
+    from colorbatch.train.trainer import TrainConfig, Trainer
+
+    root = bins_onnx.path.parent
+    checkpoint = root / "run" / "param" / "last.pth"
+    source = load_checkpoint(checkpoint)["state_dict"]
+    config = TrainConfig(data=str(root / "data"), out=str(root / "tuned"), arch="chroma-bins",
+                         arch_kwargs=TINY_BINS, epochs=1, batch_size=16, loss={"mse": 0.0, "bins": 1.0},
+                         rebalance=0.0)
+    trainer = Trainer(config)
+    trainer.init_weights(checkpoint)
+    learned = {name: value for name, value in trainer.model.state_dict().items() if name != "log_weights"}
+    assert all(torch.equal(value.cpu(), source[name]) for name, value in learned.items())
+    assert torch.allclose(trainer.model.log_weights, torch.zeros_like(trainer.model.log_weights), atol=1e-6)
+    assert source["log_weights"].abs().max() > 0.1  # the 0.5-strength run's tilt was not carried over
+
+
 def test_vividness_end_to_end_keeps_luminance_and_is_recorded(tmp_path, bins_onnx, rng):
     src = tmp_path / "gray"
     src.mkdir()

@@ -159,8 +159,13 @@ class Trainer:
         return payload
 
     def init_weights(self, path: Path) -> None:
-        """Start from another run's weights (fine-tuning): epoch count, optimizer and schedule start fresh."""
+        """Start from another run's weights (fine-tuning): epoch count, optimizer and schedule start fresh.
+        A chroma-bins model keeps this run's rebalancing weights (its data's prior at its ``--rebalance``):
+        they are training settings, not learned weights."""
+        own_weights = self.model.log_weights.clone() if self.binned else None
         payload = self._load_weights(path)
+        if own_weights is not None:
+            self.model.log_weights.copy_(own_weights)
         self.source = f"{self.source}; weights from {path} (epoch {payload['epoch']})"
         log.info("starting from the weights of %s (epoch %d)", path, payload["epoch"])
 
