@@ -177,6 +177,33 @@ def test_fine_tuning_keeps_its_own_rebalancing_strength(bins_onnx):
     assert source["log_weights"].abs().max() > 0.1  # the 0.5-strength run's tilt was not carried over
 
 
+def test_fine_tuning_with_a_class_loss_grows_its_own_class_head(bins_onnx):
+    """--init from a model without a class head (an exported one, imported back) into a run with
+    --class-loss-weight: every other weight is taken, the head is this run's own; --resume stays strict."""
+    from colorbatch.train.checkpoint import load_checkpoint
+    from colorbatch.train.trainer import TrainConfig, Trainer
+
+    from colorbatch.errors import CheckpointError
+
+    root = bins_onnx.path.parent
+    checkpoint = root / "run" / "param" / "last.pth"
+    source = load_checkpoint(checkpoint)
+    assert "num_classes" not in source["arch_kwargs"]
+    config = TrainConfig(data=str(root / "data"), out=str(root / "classes"), arch="chroma-bins",
+                         arch_kwargs=TINY_BINS, epochs=1, batch_size=16,
+                         loss={"mse": 0.0, "bins": 1.0, "class_loss": 0.3}, rebalance=0.5)
+    trainer = Trainer(config)
+    assert trainer.config.arch_kwargs["num_classes"] == 2  # the tree's two class folders
+    head = {name: value.clone() for name, value in trainer.model.state_dict().items() if name.startswith("classifier.")}
+    trainer.init_weights(checkpoint)
+    state = trainer.model.state_dict()
+    assert head and all(torch.equal(state[name], value) for name, value in head.items())
+    shared = [name for name in source["state_dict"] if name != "log_weights"]
+    assert all(torch.equal(state[name].cpu(), source["state_dict"][name]) for name in shared)
+    with pytest.raises(CheckpointError, match="same architecture"):
+        trainer.resume(checkpoint)
+
+
 def test_vividness_end_to_end_keeps_luminance_and_is_recorded(tmp_path, bins_onnx, rng):
     src = tmp_path / "gray"
     src.mkdir()

@@ -40,6 +40,13 @@ from .splits import class_count, load_splits, to_tensors
 log = logging.getLogger("colorbatch.train")
 
 
+CLASS_HEAD = "classifier."  # the auxiliary class head's parameters (export leaves it out)
+
+
+def _without_class_head(arch_kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in arch_kwargs.items() if key != "num_classes"}
+
+
 def _augment(gray: torch.Tensor, color: torch.Tensor, config: TrainConfig, rng: torch.Generator):
     if config.flip:
         flip = torch.rand(gray.shape[0], generator=rng) < 0.5
@@ -147,23 +154,33 @@ class Trainer:
         save_checkpoint(param / "last.pth", **fields)
         return param / "last.pth"
 
-    def _load_weights(self, path: Path) -> dict[str, Any]:
-        """Load a checkpoint's weights into this run's model; a different architecture is a clear error."""
+    def _load_weights(self, path: Path, own_class_head: bool = False) -> dict[str, Any]:
+        """Load a checkpoint's weights into this run's model; a different architecture is a clear error.
+        ``own_class_head``: a different class head (or none) is allowed, and this run's head is kept."""
         payload = load_checkpoint(path)
-        if payload["arch"] != self.config.arch or payload["arch_kwargs"] != self.config.arch_kwargs:
+        theirs, ours = payload["arch_kwargs"], self.config.arch_kwargs
+        state = payload["state_dict"]
+        if own_class_head and theirs.get("num_classes", 0) != ours.get("num_classes", 0):
+            theirs, ours = _without_class_head(theirs), _without_class_head(ours)
+            state = {name: value for name, value in state.items() if not name.startswith(CLASS_HEAD)}
+            state |= {name: value for name, value in self.model.state_dict().items() if name.startswith(CLASS_HEAD)}
+            log.info("class head: a new one for %d classes (the checkpoint's had %d)",
+                     self.config.arch_kwargs.get("num_classes", 0), payload["arch_kwargs"].get("num_classes", 0))
+        if payload["arch"] != self.config.arch or theirs != ours:
             raise CheckpointError(
                 f"{path}: holds {payload['arch']} {payload['arch_kwargs']}, but this run builds "
                 f"{self.config.arch} {self.config.arch_kwargs}; pass the same architecture options"
             )
-        self.model.load_state_dict(payload["state_dict"])
+        self.model.load_state_dict(state)
         return payload
 
     def init_weights(self, path: Path) -> None:
         """Start from another run's weights (fine-tuning): epoch count, optimizer and schedule start fresh.
         A chroma-bins model keeps this run's rebalancing weights (its data's prior at its ``--rebalance``):
-        they are training settings, not learned weights."""
+        they are training settings, not learned weights. The auxiliary class head may differ (none in
+        an exported model, other classes in other data): this run's own freshly initialised head is kept."""
         own_weights = self.model.log_weights.clone() if self.binned else None
-        payload = self._load_weights(path)
+        payload = self._load_weights(path, own_class_head=True)
         if own_weights is not None:
             self.model.log_weights.copy_(own_weights)
         self.source = f"{self.source}; weights from {path} (epoch {payload['epoch']})"
