@@ -161,6 +161,8 @@ class ChromaModel(nn.Module):
         return rgb
 
 
+CLASS_HEAD = "classifier."  # parameter prefix of the auxiliary class head (training only; export leaves it out)
+
 class ChromaUNet(ChromaModel):
     """U-Net from luminance to chroma (Cb, Cr) in [-0.5, 0.5].
 

@@ -31,7 +31,7 @@ from colorbatch.discover import iter_images
 from colorbatch.errors import CheckpointError
 
 from .checkpoint import save_checkpoint
-from .models import create_model
+from .models import CLASS_HEAD, create_model
 
 FOLDED_BIAS = "_bias"
 
@@ -78,7 +78,7 @@ def load_folded_weights(model: nn.Module, arrays: dict[str, np.ndarray]) -> None
             continue
         state[key].copy_(torch.from_numpy(arrays[key]).reshape(state[key].shape))
         loaded.add(key)
-    rebuilt = ("classifier.", "centres", "log_weights")  # the class head is not exported; the bins are set apart
+    rebuilt = (CLASS_HEAD, "centres", "log_weights")  # the class head is not exported; the bins are set apart
     missing = [k for k in state if k not in loaded and not k.startswith(rebuilt)]
     if missing:
         raise CheckpointError(f"the ONNX model lacks {len(missing)} weights, e.g. {', '.join(missing[:3])}")

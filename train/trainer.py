@@ -34,13 +34,10 @@ from .device import autocast_dtype, pick_device
 from .encoders import load_pretrained_lite0
 from .evaluation import evaluate, format_metrics, predict
 from .losses import ColorizationLoss, LossWeights, load_vgg16_features
-from .models import count_parameters, create_model
+from .models import CLASS_HEAD, count_parameters, create_model
 from .splits import class_count, load_splits, to_tensors
 
 log = logging.getLogger("colorbatch.train")
-
-
-CLASS_HEAD = "classifier."  # the auxiliary class head's parameters (export leaves it out)
 
 
 def _without_class_head(arch_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -159,18 +156,20 @@ class Trainer:
         ``own_class_head``: a different class head (or none) is allowed, and this run's head is kept."""
         payload = load_checkpoint(path)
         theirs, ours = payload["arch_kwargs"], self.config.arch_kwargs
-        state = payload["state_dict"]
-        if own_class_head and theirs.get("num_classes", 0) != ours.get("num_classes", 0):
+        their_classes, our_classes = theirs.get("num_classes", 0), ours.get("num_classes", 0)
+        new_head = own_class_head and their_classes != our_classes
+        if new_head:
             theirs, ours = _without_class_head(theirs), _without_class_head(ours)
-            state = {name: value for name, value in state.items() if not name.startswith(CLASS_HEAD)}
-            state |= {name: value for name, value in self.model.state_dict().items() if name.startswith(CLASS_HEAD)}
-            log.info("class head: a new one for %d classes (the checkpoint's had %d)",
-                     self.config.arch_kwargs.get("num_classes", 0), payload["arch_kwargs"].get("num_classes", 0))
         if payload["arch"] != self.config.arch or theirs != ours:
             raise CheckpointError(
                 f"{path}: holds {payload['arch']} {payload['arch_kwargs']}, but this run builds "
                 f"{self.config.arch} {self.config.arch_kwargs}; pass the same architecture options"
             )
+        state = payload["state_dict"]
+        if new_head:
+            state = {name: value for name, value in state.items() if not name.startswith(CLASS_HEAD)}
+            state |= {name: value for name, value in self.model.state_dict().items() if name.startswith(CLASS_HEAD)}
+            log.info("class head: a new one for %d classes (the checkpoint's had %d)", our_classes, their_classes)
         self.model.load_state_dict(state)
         return payload
 
