@@ -152,8 +152,9 @@ def worker_cli(code: str, source: str, out: str, *options: str) -> dict:
 def worker_torch_loop(checkpoint: str, source: str, out: str, flip_average: str = "") -> dict:
     import numpy as np
     import torch
-    from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint
     from PIL import Image
+
+    from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint
 
     model = model_from_checkpoint(load_checkpoint(Path(checkpoint)))
     if flip_average:  # the ONNX model was exported with --test-flip: time the same computation

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import write_results
+from PIL import Image
+
 from colorbatch.train.config import TrainConfig
 from colorbatch.train.losses import LossWeights
 from colorbatch.train.trainer import Trainer
-from common import write_results
-from PIL import Image
 
 
 def _tiny_tree(root: Path, count: int = 80) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from colorbatch import colorize
 from colorbatch.engine import Distributor, run_tree
+from colorbatch.hints import check_hint_paths
 from colorbatch.jobs import ClipJob, Result, RunOptions, RunSummary
 from colorbatch.pipeline import ColorizeWork
 from colorbatch.run_report import RunReport, report_context
@@ -31,7 +32,12 @@ class Colorizer(colorize.ColorModel):
         ``context`` replaces the report's description of how it was made. ``distributor`` runs the
         work elsewhere (``colorbatch.cluster.DaskDistributor``); by default, in this process.
         ``on_frames(clip, frames_done, frames_in_all)`` follows videos and frame sequences frame by frame."""
+        paths = ("truth", "hints", "reference", "keyframes")
+        overrides = {k: Path(v) if k in paths and v is not None else v for k, v in overrides.items()}
         options = options or RunOptions(**overrides)
+        check_hint_paths(Path(source), options)
+        if options.steered:
+            self.require_hints()
         writer = RunReport(Path(report)) if report is not None else None
         observers = [observer for observer in (writer.add if writer else None, on_result) if observer is not None]
         work = ColorizeWork(self.spec, options, model=self, on_frames=on_frames)

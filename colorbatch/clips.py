@@ -20,11 +20,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from colorbatch.color import rgb_to_chroma
+from colorbatch.color import chroma_to_rgb_u8, rgb_to_chroma
 from colorbatch.colorize import ColorModel, recombine_chroma
 from colorbatch.errors import ImageError
-from colorbatch.imaging import Decoded, decode, read_rgb, write_image
+from colorbatch.imaging import Decoded, decode, peek_size, read_rgb, write_image
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
+from colorbatch.keyframes import Key, KeyframeTrack, read_key, sequence_keyframes, video_keyframes
 from colorbatch.temporal import Stabiliser
 from colorbatch.video import VideoReader, VideoWriter
 
@@ -41,6 +42,9 @@ class ClipFrame:
     luma: np.ndarray
     payload: Any
     seed: tuple[np.ndarray, np.ndarray] | None = None  # (luminance, chroma) of the frame before
+    index: int = 0  # in the clip (a video's frame number; a sequence's place in its frame list)
+    key: Key | None = None  # the keyframe standing for this frame
+    reference: np.ndarray | None = None  # the reference of the keyframe's shot this frame is in
 
 
 def prefetch(items: Iterable[T], depth: int) -> Iterator[T]:
@@ -88,13 +92,17 @@ class ClipColorizer:
     def _stabiliser(self) -> Stabiliser | None:
         return Stabiliser() if self.options.temporal else None
 
-    def colour(self, frames: Iterable[ClipFrame], stabiliser: Stabiliser | None) -> Iterator[tuple[Any, np.ndarray]]:
+    def colour(self, frames: Iterable[ClipFrame], stabiliser: Stabiliser | None,
+               track: KeyframeTrack | None = None) -> Iterator[tuple[Any, np.ndarray]]:
         """Frames in order -> ``(payload, uint8 RGB)`` in the same order. The model infers the
-        next batch while this one is stabilised and recombined."""
+        next batch while this one is stabilised and recombined; ``track`` brings keyframes in."""
+        if track is not None:
+            frames = _on_track(frames, track)
         with ThreadPoolExecutor(1, "clip-infer") as infer:
             pending: deque[tuple[list, Future]] = deque()
             for batch in _batches(frames, self.options.batch_size, self.model):
-                pending.append((batch, infer.submit(self.model.predict_chroma, [Decoded(f.luma, None) for f in batch])))
+                inputs = [Decoded(f.luma, None, reference=f.reference) for f in batch]
+                pending.append((batch, infer.submit(self.model.predict_chroma, inputs)))
                 if len(pending) > 1:
                     yield from self._finish(*pending.popleft(), stabiliser)
             while pending:
@@ -104,6 +112,11 @@ class ClipColorizer:
     def _finish(batch: list[ClipFrame], future: Future,
                 stabiliser: Stabiliser | None) -> Iterator[tuple[Any, np.ndarray]]:
         for frame, chroma in zip(batch, future.result()):
+            if frame.key is not None:  # the keyframe's own colour, exactly, then carried on from here
+                if stabiliser is not None:
+                    stabiliser.seed(frame.luma, frame.key.chroma, keyframe=True)
+                yield frame.payload, _keyframe_colour(frame.luma, frame.key.chroma)
+                continue
             if stabiliser is not None:
                 if frame.seed is not None:
                     stabiliser.seed(*frame.seed)
@@ -119,11 +132,16 @@ class ClipColorizer:
     def video(self, job: ClipJob) -> Result:
         """One video file into ``job.target``: all of it, or nothing and the reason."""
         try:
+            track = None
+            if self.options.keyframes is not None:
+                track = KeyframeTrack(video_keyframes(self.options.keyframes, job.relative, job.single))
             with VideoReader(job.source, self.options.max_pixels) as reader:
-                frames = (ClipFrame(frame.luma, frame) for frame in reader.frames())
+                frames = (ClipFrame(frame.luma, frame, index=i) for i, frame in enumerate(reader.frames()))
                 with VideoWriter(job.target, job.source, reader.info, self.options.codec, self.options.crf) as writer:
-                    coloured = self.colour(prefetch(frames, 2 * self.options.batch_size), self._stabiliser())
+                    coloured = self.colour(prefetch(frames, 2 * self.options.batch_size), self._stabiliser(), track)
                     count = self._encode(job, writer, coloured, reader.info.frames or None)
+                    if track is not None:
+                        track.check_all_used()
         except ImageError as exc:
             return Result(job.source, job.target, Status.FAILED, str(exc))
         if count == 0:
@@ -156,6 +174,12 @@ class ClipColorizer:
         skipped, and the last of them before a missing one seeds the temporal state, so a resumed
         sequence continues its colour instead of starting again."""
         stabiliser = self._stabiliser()
+        try:
+            track = self._sequence_track(job)
+        except ImageError as exc:  # a keyframe that cannot be used: the clip fails, nothing is written
+            for frame in job.frames[job.warmup:]:
+                record(Result(frame.job.source, frame.job.target, Status.FAILED, str(exc)))
+            return
         decided: queue.SimpleQueue[Result] = queue.SimpleQueue()  # skipped and unreadable frames, from the reader
         count = 0
 
@@ -170,7 +194,7 @@ class ClipColorizer:
         with ThreadPoolExecutor(self.options.workers, "frame-write") as writers:
             writes: deque[Future] = deque()
             frames = prefetch(self._sequence_frames(job, stabiliser, decided.put), 2 * self.options.batch_size)
-            for (frame, decoded), rgb in self.colour(frames, stabiliser):
+            for (frame, decoded), rgb in self.colour(frames, stabiliser, track):
                 if frame is None:  # a warm-up frame of the piece before
                     continue
                 writes.append(writers.submit(self._write_frame, frame, rgb, decoded))
@@ -184,11 +208,11 @@ class ClipColorizer:
     def _sequence_frames(self, job: ClipJob, stabiliser: Stabiliser | None,
                          decided: Callable[[Result], None]) -> Iterator[ClipFrame]:
         """Runs on the reader thread: decoded frames to colour; the others go to ``decided``."""
-        for frame in job.frames[: job.warmup]:
+        for index, frame in enumerate(job.frames[: job.warmup]):
             with contextlib.suppress(ImageError):  # the piece that owns it reports it
-                yield ClipFrame(decode(frame.job.source, self.options.max_pixels).luma, (None, None))
+                yield ClipFrame(decode(frame.job.source, self.options.max_pixels).luma, (None, None), index=index)
         finished: Job | None = None
-        for frame in job.frames[job.warmup:]:
+        for index, frame in enumerate(job.frames[job.warmup:], start=job.warmup):
             if frame.done:
                 decided(Result(frame.job.source, frame.job.target, Status.SKIPPED, "output exists (use --overwrite)"))
                 finished = frame.job
@@ -203,7 +227,19 @@ class ClipColorizer:
                 continue
             finally:
                 finished = None
-            yield ClipFrame(decoded.luma, (frame.job, decoded), seed)
+            yield ClipFrame(decoded.luma, (frame.job, decoded), seed, index=index)
+
+    def _sequence_track(self, job: ClipJob) -> KeyframeTrack | None:
+        """The clip's keyframes, each read once here so that one that cannot be used fails the clip
+        before any frame is written."""
+        if self.options.keyframes is None:
+            return None
+        keys = sequence_keyframes(self.options.keyframes, job.relative, [f.job.source for f in job.frames])
+        for index, path in keys.items():
+            size = peek_size(job.frames[index].job.source)
+            if size is not None:  # an unreadable frame fails on its own
+                read_key(path, (size[1], size[0]))
+        return KeyframeTrack(keys)
 
     def _write_frame(self, job: Job, rgb: np.ndarray, decoded: Decoded) -> Result:
         try:
@@ -219,6 +255,19 @@ def _seed(finished: Job, max_pixels: int) -> tuple[np.ndarray, np.ndarray] | Non
     rgb = read_rgb(finished.target, max_pixels)
     luma = decode(finished.source, max_pixels).luma
     return (luma, rgb_to_chroma(rgb.astype(np.float32) / 255.0)) if rgb.shape[:2] == luma.shape else None
+
+
+def _keyframe_colour(luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """The keyframe's chroma on the frame's luminance, pixel for pixel (no upsampling filter)."""
+    out = np.empty((*luma.shape, 3), np.uint8)
+    chroma_to_rgb_u8(luma, np.ascontiguousarray(chroma[..., 0]), np.ascontiguousarray(chroma[..., 1]), out)
+    return out
+
+
+def _on_track(frames: Iterable[ClipFrame], track: KeyframeTrack) -> Iterator[ClipFrame]:
+    for frame in frames:
+        frame.key, frame.reference = track.frame(frame.index, frame.luma)
+        yield frame
 
 
 def _batches(frames: Iterable[ClipFrame], size: int, model: ColorModel) -> Iterator[list[ClipFrame]]:

@@ -11,16 +11,17 @@ import functools
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from colorbatch.color import chroma_to_rgb_u8, rgb_to_chroma
-from colorbatch.errors import ImageError
+from colorbatch.errors import HintsUnsupportedError, ImageError
+from colorbatch.hints import hints_from, reference_from, resize_hints
 from colorbatch.imaging import Decoded, decoded_from_image
-from colorbatch.session import ModelInfo, OnnxColorModel
+from colorbatch.session import ModelInfo, OnnxColorModel, no_hint_inputs
 from colorbatch.upsample import GuidedUpsampler
 
 STRIP_ROWS = 32  # rows per strip of the bicubic recombination: its temporaries stay in cache
@@ -97,6 +98,20 @@ def recombine_chroma(luma: np.ndarray, chroma: np.ndarray, upsampling: str = "gu
         for _ in _recombine_pool().map(band, _bands(luma.shape[0], GUIDED_BAND_ROWS)):
             pass
     return out
+
+
+def paint_hints(rgb: np.ndarray, item: Decoded) -> np.ndarray:
+    """``rgb`` (uint8, at the item's size) with each hinted pixel given its hint's chroma at full
+    resolution (and its own luminance): a dab means this colour here, however small it is at the
+    network's size."""
+    if item.hints is None:
+        return rgb
+    mask = item.hints[..., 2] > 0
+    if mask.any():
+        painted = np.empty((int(mask.sum()), 3), np.uint8)
+        chroma_to_rgb_u8(item.luma[mask], item.hints[mask, 0], item.hints[mask, 1], painted)
+        rgb[mask] = painted
+    return rgb
 
 
 def _bands(height: int, rows: int) -> list[slice]:
@@ -199,23 +214,53 @@ class ColorModel:
 
     def colorize_same_shape(self, items: Sequence[Decoded]) -> list[np.ndarray]:
         """Colorize images whose network shapes are equal, as one batch; uint8 RGB each."""
-        return [recombine_chroma(item.luma, chroma) for item, chroma in zip(items, self.predict_chroma(items))]
+        return [paint_hints(recombine_chroma(item.luma, chroma), item)
+                for item, chroma in zip(items, self.predict_chroma(items))]
 
     def predict_chroma(self, items: Sequence[Decoded]) -> list[np.ndarray]:
         """The model's chroma for images whose network shapes are equal, one batch: ``(h, w, 2)``
         each at the network's size (``recombine_chroma`` lays it onto the luminance)."""
         shape = self.shape_for(items[0])
         batch = np.stack([network_input(item.luma, shape) for item in items])
-        predicted = self.model(batch)
+        predicted = self.model(batch, *self._hint_inputs(items, shape))
         if not np.isfinite(predicted).all():
             # never an output file: the pipeline retries the batch image by image, and each image
             # whose colours are not finite fails with this reason
             raise ImageError("the model produced non-finite values (NaN or infinity)")
         return [rgb_to_chroma(np.moveaxis(rgb, 0, -1)) for rgb in predicted]
 
-    def colorize(self, image) -> Image.Image:
-        """Colorize one PIL image or numpy array (gray ``(H, W)`` or RGB ``(H, W, 3)``, uint8/uint16/float)."""
+    @property
+    def takes_hints(self) -> bool:
+        return self.model.info.takes_hints
+
+    def require_hints(self) -> None:
+        """Raise ``HintsUnsupportedError`` unless the model takes hints."""
+        if not self.takes_hints:
+            raise HintsUnsupportedError(no_hint_inputs(self.model.path))
+
+    def _hint_inputs(self, items: Sequence[Decoded], shape: tuple[int, int]) -> tuple:
+        """The batch's hints ``(N, 3, h, w)`` and references ``(N, Q)``, or () when no item has any."""
+        if all(item.hints is None and item.reference is None for item in items):
+            return ()
+        self.require_hints()
+        none = np.zeros((3, *shape), np.float32)
+        hints = np.stack([none if item.hints is None else resize_hints(item.hints, shape).transpose(2, 0, 1)
+                          for item in items])
+        empty = np.zeros(self.model.info.reference_bins, np.float32)
+        references = np.stack([empty if item.reference is None else item.reference for item in items])
+        return hints, references
+
+    def colorize(self, image, hints=None, reference=None) -> Image.Image:
+        """Colorize one PIL image or numpy array (gray ``(H, W)`` or RGB ``(H, W, 3)``, uint8/uint16/float).
+
+        A hint model also takes ``hints`` (a hint image: a path or an RGBA PIL image, see
+        ``colorbatch.hints``) and ``reference`` (a colour photo: a path, a PIL image or an RGB array)."""
         decoded = decoded_from_image(image)
+        if hints is not None or reference is not None:
+            self.require_hints()
+            height, width = decoded.luma.shape
+            decoded = replace(decoded, hints=None if hints is None else hints_from(hints, (width, height)),
+                              reference=None if reference is None else reference_from(reference))
         rgb = self.colorize_same_shape([decoded])[0]
         result = Image.fromarray(rgb, "RGB")
         if decoded.alpha is not None:

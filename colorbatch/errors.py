@@ -85,6 +85,12 @@ class ClusterError(ColorbatchError):
     exit_code = 12
 
 
+class HintsUnsupportedError(ColorbatchError):
+    """``--hints``, ``--reference`` or ``--keyframes`` was given for a model without hint inputs."""
+
+    exit_code = 13
+
+
 class ImageError(ColorbatchError):
     """One image cannot be read or written; reported per file, never fatal to a batch."""
 
@@ -92,3 +98,8 @@ class ImageError(ColorbatchError):
 class VideoError(ImageError):
     """One video (or frame sequence) cannot be read or written, or video support is not installed;
     reported per file, never fatal to a batch."""
+
+
+class HintError(ImageError):
+    """One hint file, reference photo or keyframe cannot be used (unreadable, no alpha channel,
+    another aspect ratio); its photo fails, reported per file, never fatal to a batch."""

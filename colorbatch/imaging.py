@@ -99,6 +99,8 @@ class Decoded:
     luma: np.ndarray  # float32 (H, W) in [0, 1]
     alpha: np.ndarray | None  # uint8 (H, W) or None
     metadata: Metadata | None = None
+    hints: np.ndarray | None = None  # a hint plane (H, W, 3) of colorbatch.hints, or None
+    reference: np.ndarray | None = None  # a reference distribution (Q,), or None
 
 
 def _luma_and_alpha(image: Image.Image) -> Decoded:

@@ -41,6 +41,14 @@ class RunOptions:
     temporal: bool = True  # --temporal: colour kept stable from frame to frame of a clip
     codec: str | None = None  # --codec (default: H.264; VP9 in .webm)
     crf: int = DEFAULT_CRF  # --crf
+    hints: Path | None = None  # --hints: a hint image (one-file run) or a tree mirroring INPUT
+    reference: Path | None = None  # --reference: one colour photo for every input, or a tree mirroring INPUT
+    keyframes: Path | None = None  # --keyframes: colour frames of clips (see colorbatch.keyframes)
+
+    @property
+    def steered(self) -> bool:
+        """Whether the run gives the model colour (hints, references or keyframes)."""
+        return self.hints is not None or self.reference is not None or self.keyframes is not None
 
 
 @dataclass
@@ -65,6 +73,7 @@ class ClipJob(Job):
 
     frames: list[SequenceFrame] | None = None
     warmup: int = 0
+    single: bool = False  # the run's INPUT is this video file itself
 
 
 class Status(str, Enum):
@@ -224,7 +233,7 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
         if not options.overwrite and (is_whole_video(target, path) if video else _finished(target, path)):
             yield Result(path, target, Status.SKIPPED, "output exists (use --overwrite)")
             continue
-        yield ClipJob(path, relative, target) if video else Job(path, relative, target)
+        yield ClipJob(path, relative, target, single=source.is_file()) if video else Job(path, relative, target)
     while unreadable:
         yield _unreadable_folder(unreadable.pop(0))
 

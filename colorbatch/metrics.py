@@ -39,6 +39,8 @@ DEFINITIONS = {
     "hue_hits": "of the truth's pixels with full-range CbCr radius > 0.05, the share where the output has "
     "radius > 0.02 and a hue within 30 degrees of the truth's, averaged over the 30-degree hue sectors "
     "holding >= 2% of those pixels; gray 0, the truth 1; undefined (left out of means) for a gray truth",
+    "hint_fidelity": "of the hinted pixels (hint image alpha >= 128) whose hint has full-range CbCr radius > "
+    "0.05, the share where the output has radius > 0.02 and a hue within 30 degrees of the hint's",
     "warping_error": "Lai et al. 2018 with DIS flow instead of FlowNet2: flow on the truth's frames both ways, "
     "pixels failing the forward-backward check left out, then the mean squared difference of RGB in [0, 1] "
     "between frame t and frame t-1 warped onto it, averaged over frames",
@@ -123,16 +125,37 @@ def hue_hits(pred: np.ndarray, truth: np.ndarray) -> float:
     coloured = np.hypot(truth_chroma[..., 0], truth_chroma[..., 1]) > HUE_COLOURED
     if not coloured.any():
         return math.nan
-    truth_cb, truth_cr = truth_chroma[coloured].T
-    pred_cb, pred_cr = rgb_to_chroma(pred[coloured].astype(np.float32) / 255.0).T
-    truth_hue = np.degrees(np.arctan2(truth_cr, truth_cb))
-    apart = np.abs((np.degrees(np.arctan2(pred_cr, pred_cb)) - truth_hue + 180.0) % 360.0 - 180.0)
-    hit = (np.hypot(pred_cb, pred_cr) > HUE_HAS_COLOUR) & (apart <= HUE_TOLERANCE)
+    truth_chroma = truth_chroma[coloured]
+    hit = _hue_agrees(rgb_to_chroma(pred[coloured].astype(np.float32) / 255.0), truth_chroma)
+    truth_hue = np.degrees(np.arctan2(truth_chroma[:, 1], truth_chroma[:, 0]))
     sector = (np.mod(truth_hue, 360.0) // (360.0 / HUE_SECTORS)).astype(np.int64) % HUE_SECTORS
     pixels = np.bincount(sector, minlength=HUE_SECTORS)
     hits = np.bincount(sector, weights=hit, minlength=HUE_SECTORS)
     kept = pixels >= HUE_MIN_SECTOR_SHARE * pixels.sum()
     return float(np.mean(hits[kept] / pixels[kept]))
+
+
+def _hue_agrees(pred_chroma: np.ndarray, wanted_chroma: np.ndarray) -> np.ndarray:
+    """Per pixel: the output has colour and its hue lies within ``HUE_TOLERANCE`` of the wanted one."""
+    wanted = np.degrees(np.arctan2(wanted_chroma[..., 1], wanted_chroma[..., 0]))
+    got = np.degrees(np.arctan2(pred_chroma[..., 1], pred_chroma[..., 0]))
+    apart = np.abs((got - wanted + 180.0) % 360.0 - 180.0)
+    return (np.hypot(pred_chroma[..., 0], pred_chroma[..., 1]) > HUE_HAS_COLOUR) & (apart <= HUE_TOLERANCE)
+
+
+def hint_fidelity(pred: np.ndarray, hint_rgba: np.ndarray) -> float:
+    """Whether the output took the colours it was given: of the hinted pixels (alpha >= 128) whose
+    hint is clearly coloured, the share whose output hue is within 30 degrees of the hint's.
+    ``hint_rgba`` is the hint image ``(H, W, 4)`` uint8 at the output's size; NaN without such pixels."""
+    if hint_rgba.shape[:2] != pred.shape[:2] or hint_rgba.shape[-1] != 4:
+        raise ValueError(f"hint image {hint_rgba.shape} does not fit the output {pred.shape}")
+    hinted = hint_rgba[..., 3] >= 128
+    wanted = rgb_to_chroma(hint_rgba[..., :3][hinted].astype(np.float32) / 255.0)
+    coloured = np.hypot(wanted[:, 0], wanted[:, 1]) > HUE_COLOURED
+    if not coloured.any():
+        return math.nan
+    got = rgb_to_chroma(pred[hinted][coloured].astype(np.float32) / 255.0)
+    return float(_hue_agrees(got, wanted[coloured]).mean())
 
 
 def warping_error(previous_warped: np.ndarray, current: np.ndarray, reliable: np.ndarray) -> float:

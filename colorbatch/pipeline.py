@@ -21,6 +21,7 @@ from colorbatch.clips import ClipColorizer, FrameProgress
 from colorbatch.colorize import ColorModel, ModelSpec
 from colorbatch.engine import Record, Stopped, TreeWork
 from colorbatch.errors import ImageError
+from colorbatch.hints import with_hints
 from colorbatch.imaging import Decoded, decode, peek_pixels, read_rgb, write_image
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
 from colorbatch.pairing import find_partner
@@ -72,7 +73,10 @@ class Pipeline:
         self.peak_pixels_in_flight = 0
 
     def _decode(self, job: Job) -> Decoded:
-        return decode(job.source, self.options.max_pixels)
+        decoded = decode(job.source, self.options.max_pixels)
+        if self.options.steered:
+            decoded = with_hints(decoded, job.relative, self.options.hints, self.options.reference)
+        return decoded
 
     def _write(self, job: Job, rgb: np.ndarray, decoded: Decoded) -> Result:
         try:

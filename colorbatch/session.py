@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from colorbatch.errors import DeviceError, ModelError
+from colorbatch.errors import DeviceError, HintsUnsupportedError, ModelError
+from colorbatch.hints import HINT_INPUTS
 from colorbatch.runtime import import_onnxruntime, no_cuda_reason
 from colorbatch.vividness import DECODING_INPUTS, CurveError, decoding_for, parse_curve
 
@@ -51,6 +52,12 @@ class ModelInfo:
     # chroma-bins models: decoding inputs, the vividness curve and the vividness used by default
     vividness_curve: tuple | None = None
     default_vividness: float | None = None
+    # hint models: the length of the reference input (the model's chroma bins); None: no hint inputs
+    reference_bins: int | None = None
+
+    @property
+    def takes_hints(self) -> bool:
+        return self.reference_bins is not None
 
     def __post_init__(self) -> None:
         if self.min_size is None:
@@ -80,6 +87,7 @@ class ModelInfo:
             size_multiple=number("size_multiple", 1),
             vividness_curve=curve,
             default_vividness=default,
+            reference_bins=number("reference_bins", 0) or None if "hint_inputs" in props else None,
         )
 
 
@@ -193,7 +201,8 @@ class OnnxColorModel:
     def _check_contract(self, session) -> None:
         inputs, outputs = session.get_inputs(), session.get_outputs()
         extra = tuple(i.name for i in inputs[1:])
-        if (not inputs or extra not in ((), DECODING_INPUTS) or len(outputs) != 1 or len(inputs[0].shape) != 4
+        if (not inputs or extra not in ((), DECODING_INPUTS, DECODING_INPUTS + HINT_INPUTS) or len(outputs) != 1
+                or len(inputs[0].shape) != 4
                 or inputs[0].shape[1] != 1):
             raise ModelError(
                 f"{self.path}: not a colorbatch model (needs one input gray (N,1,H,W), optionally "
@@ -206,6 +215,8 @@ class OnnxColorModel:
                              "not (N,3,H,W)")
         if bool(extra) != (self.info.vividness_curve is not None):
             raise ModelError(f"{self.path}: decoding inputs and the vividness_curve metadata must come together")
+        if (HINT_INPUTS[0] in extra) != self.info.takes_hints:
+            raise ModelError(f"{self.path}: hint inputs and the hint_inputs/reference_bins metadata must come together")
 
     def _check_vividness(self, vividness: float | None) -> float | None:
         if self.info.vividness_curve is None:
@@ -218,9 +229,25 @@ class OnnxColorModel:
             raise CurveError(f"vividness {chosen} is outside [0, 1]")
         return chosen
 
-    def __call__(self, gray: np.ndarray) -> np.ndarray:
+    def __call__(self, gray: np.ndarray, hints: np.ndarray | None = None,
+                 reference: np.ndarray | None = None) -> np.ndarray:
+        """RGB for ``gray``; a hint model also takes ``hints`` ``(N, 3, H, W)`` and ``reference``
+        ``(N, Q)`` (see ``colorbatch.hints``), zeros where not given."""
         feeds = {self.input_name: np.ascontiguousarray(gray, np.float32), **self.decoding}
+        if self.info.takes_hints:
+            n, _, height, width = gray.shape
+            feeds["hints"] = (np.zeros((n, 3, height, width), np.float32) if hints is None
+                              else np.ascontiguousarray(hints, np.float32))
+            feeds["reference"] = (np.zeros((n, self.info.reference_bins), np.float32) if reference is None
+                                  else np.ascontiguousarray(reference, np.float32))
+        elif hints is not None or reference is not None:
+            raise HintsUnsupportedError(no_hint_inputs(self.path))
         return self.session.run(None, feeds)[0]
+
+
+def no_hint_inputs(path: Path) -> str:
+    return (f"{path.name} takes no hints: --hints, --reference and --keyframes need a model exported with hint "
+            "inputs (the bundled model has them; `colorbatch info MODEL` shows whether a model does)")
 
 
 def metadata_json(props: dict[str, str], key: str) -> object:

@@ -20,6 +20,7 @@ from colorbatch.flow import DisFlow, opencv, reliable, warp
 
 STATE_SHORT_SIDE = 240  # the state's resolution: chroma is smooth, and flow at this size is a few ms
 CARRY = 0.95  # measured with benchmarks/temporal.py; see the README's "Video and film"
+KEYFRAME_CARRY = 0.99  # after a keyframe, until the next cut: its colours stay on what they were given to
 CUT_DISTANCE = 0.3  # total variation between luminance histograms that marks a shot cut
 UNRELIABLE_SHARE = 0.5  # of ``carry`` kept where the motion failed the check (measured, README)
 MIN_RELIABLE = 0.2  # a frame with less reliable motion than this is treated as a cut
@@ -31,7 +32,7 @@ def state_shape(height: int, width: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def _luma_histogram(gray: np.ndarray) -> np.ndarray:
+def luma_histogram(gray: np.ndarray) -> np.ndarray:
     counts = np.bincount(gray.ravel() // (256 // HISTOGRAM_BINS), minlength=HISTOGRAM_BINS)
     return counts / counts.sum()
 
@@ -39,8 +40,9 @@ def _luma_histogram(gray: np.ndarray) -> np.ndarray:
 class Stabiliser:
     """One clip's temporal state; ``step`` each frame in order. ``carry`` 0 is per-frame colour."""
 
-    def __init__(self, carry: float = CARRY) -> None:
-        self.carry = carry
+    def __init__(self, carry: float = CARRY, keyframe_carry: float = KEYFRAME_CARRY) -> None:
+        self.base_carry = self.carry = carry
+        self.keyframe_carry = max(carry, keyframe_carry) if carry > 0 else 0.0
         self.flow = DisFlow("fast")
         self.cv2 = opencv()
         self.gray: np.ndarray | None = None
@@ -64,11 +66,11 @@ class Stabiliser:
         shape = state_shape(*luma.shape)
         gray = self._gray(luma, shape)
         predicted = self._small(chroma, shape, self.cv2.INTER_LINEAR)
-        histogram = _luma_histogram(gray)
+        histogram = luma_histogram(gray)
         blended = predicted
         if self.chroma is not None and self.carry > 0 and self.gray.shape == gray.shape:
             if 0.5 * np.abs(histogram - self.histogram).sum() > CUT_DISTANCE:
-                self.cuts += 1
+                self._cut()
             else:
                 blended = self._blend(gray, predicted)
         self.gray, self.histogram, self.chroma = gray, histogram, blended
@@ -79,16 +81,22 @@ class Stabiliser:
         forward = self.flow(self.gray, gray)
         trusted = reliable(backward, forward)
         if trusted.mean() < MIN_RELIABLE:
-            self.cuts += 1
+            self._cut()
             return predicted
         trust = self.cv2.blur(trusted.astype(np.float32), (5, 5))
         weight = self.carry * (UNRELIABLE_SHARE + (1.0 - UNRELIABLE_SHARE) * trust)
         carried = warp(self.chroma, backward)
         return predicted + weight[..., None] * (carried - predicted)
 
-    def seed(self, luma: np.ndarray, chroma: np.ndarray) -> None:
-        """Start from a frame already coloured (a resumed sequence): its luminance and chroma."""
+    def _cut(self) -> None:
+        self.cuts += 1
+        self.carry = self.base_carry  # a keyframe's hold ends with its shot
+
+    def seed(self, luma: np.ndarray, chroma: np.ndarray, keyframe: bool = False) -> None:
+        """Start from a frame already coloured (a resumed sequence, or a ``keyframe``, whose colour is
+        then carried with ``keyframe_carry`` until the next cut): its luminance and chroma."""
+        self.carry = self.keyframe_carry if keyframe else self.base_carry
         shape = state_shape(*luma.shape)
         self.gray = self._gray(luma, shape)
-        self.histogram = _luma_histogram(self.gray)
+        self.histogram = luma_histogram(self.gray)
         self.chroma = self._small(chroma, shape, self.cv2.INTER_AREA)

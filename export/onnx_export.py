@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from colorbatch.train.checkpoint import file_sha256, load_checkpoint, model_from_checkpoint
 from torch.export import Dim
 
 from colorbatch import __version__
 from colorbatch.atomic import atomic_path
 from colorbatch.errors import ExportError, InvalidPathError
+from colorbatch.hints import HINT_INPUTS
+from colorbatch.train.checkpoint import file_sha256, load_checkpoint, model_from_checkpoint
 from colorbatch.vividness import DECODING_INPUTS, DEFAULT_CURVE, decoding_for, parse_curve
 
 from .verify import verify_against_torch
@@ -50,8 +51,20 @@ class WithDecodingInputs(torch.nn.Module):
         return self.model(gray, temperature, correction)
 
 
+class WithHintInputs(WithDecodingInputs):
+    """A hint model's graph: the decoding inputs, then ``hints`` (N, 3, H, W) and ``reference`` (N, Q)."""
+
+    def forward(self, gray: torch.Tensor, temperature: torch.Tensor, correction: torch.Tensor,
+                hints: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        return self.model(gray, temperature, correction, hints, reference)
+
+
 def has_decoding_inputs(model: torch.nn.Module) -> bool:
     return hasattr(model, "bin_logits")
+
+
+def takes_hints(model: torch.nn.Module) -> bool:
+    return bool(getattr(model, "takes_hints", False))
 
 
 @dataclass
@@ -62,9 +75,13 @@ class ExportResult:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def _dynamic_shapes(multiple: int, decoding: bool) -> dict[str, dict[int, Any] | None]:
+def _dynamic_shapes(multiple: int, decoding: bool, hints: bool = False) -> dict[str, dict[int, Any] | None]:
     batch = Dim("batch", min=1, max=4096)
     fixed = dict.fromkeys(DECODING_INPUTS) if decoding else {}
+    if hints:
+        height, width = Dim("height", min=1, max=MAX_SIDE), Dim("width", min=1, max=MAX_SIDE)
+        return {"gray": {0: batch, 2: height, 3: width}, **fixed, "hints": {0: batch, 2: height, 3: width},
+                "reference": {0: batch}}
     if multiple > 1:
         blocks = MAX_SIDE // multiple
         return {"gray": {0: batch, 2: multiple * Dim("h_blocks", min=1, max=blocks),
@@ -75,7 +92,7 @@ def _dynamic_shapes(multiple: int, decoding: bool) -> dict[str, dict[int, Any] |
 
 def build_metadata(payload: dict[str, Any], checkpoint: Path, multiple: int, working_size: int | None,
                    precision: str = "fp32", vividness: tuple[tuple, float] | None = None,
-                   min_size: int | None = None) -> dict[str, str]:
+                   min_size: int | None = None, hint_bins: int | None = None) -> dict[str, str]:
     """The model's metadata; ``vividness`` (curve, default) for models with decoding inputs.
     ``working_size`` (default: the training size) is the short side large inputs are scaled down
     to, ``min_size`` (default: the training size) the one small inputs are scaled up to."""
@@ -85,6 +102,9 @@ def build_metadata(payload: dict[str, Any], checkpoint: Path, multiple: int, wor
         curve, default = vividness
         decoding = {"vividness_curve": json.dumps([list(row) for row in curve]), "default_vividness": str(default),
                     "decoding_inputs": ",".join(DECODING_INPUTS)}
+    if hint_bins is not None:
+        decoding.update({"hint_inputs": ",".join(HINT_INPUTS), "reference_bins": str(hint_bins),
+                         "reference_bin_step": str(payload["arch_kwargs"].get("step", 0.05))})
     return {**decoding,
         "arch": payload["arch"],
         "arch_kwargs": json.dumps(payload["arch_kwargs"]),
@@ -117,8 +137,13 @@ def _torch_to_onnx(model: torch.nn.Module, path: Path, multiple: int, train_size
     side = max(train_size, 2 * multiple)
     example: tuple[torch.Tensor, ...] = (torch.rand(2, 1, side, side),)
     names = ["gray"]
-    decoding = has_decoding_inputs(model)
-    if decoding:
+    decoding, hints = has_decoding_inputs(model), takes_hints(model)
+    if hints:
+        bins = len(model.centres)
+        model = WithHintInputs(model)
+        example += (torch.ones(1), torch.ones(1), torch.zeros(2, 3, side, side), torch.zeros(2, bins))
+        names += [*DECODING_INPUTS, *HINT_INPUTS]
+    elif decoding:
         model = WithDecodingInputs(model)
         example += (torch.ones(1), torch.ones(1))
         names += list(DECODING_INPUTS)
@@ -126,7 +151,7 @@ def _torch_to_onnx(model: torch.nn.Module, path: Path, multiple: int, train_size
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             model, example, input_names=names, output_names=["rgb"], dynamo=True,
-            dynamic_shapes=_dynamic_shapes(multiple, decoding), opset_version=opset, verbose=False,
+            dynamic_shapes=_dynamic_shapes(multiple, decoding, hints), opset_version=opset, verbose=False,
         )
     program.save(str(path))
 
@@ -173,7 +198,9 @@ def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DE
         curve = parse_curve(vividness_curve) if vividness_curve is not None else DEFAULT_CURVE
         decoding_for(default_vividness, curve)  # checks the default lies in [0, 1]
         vividness = (curve, default_vividness)
-    metadata = build_metadata(payload, checkpoint, multiple, working_size, vividness=vividness, min_size=min_size)
+    hint_bins = len(model.centres) if takes_hints(model) else None
+    metadata = build_metadata(payload, checkpoint, multiple, working_size, vividness=vividness, min_size=min_size,
+                              hint_bins=hint_bins)
     try:
         with atomic_path(out) as tmp:  # nothing appears at ``out`` unless verification passes
             _torch_to_onnx(model, tmp, multiple, int(metadata["train_size"]), opset)

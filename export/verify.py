@@ -9,7 +9,21 @@ import torch
 
 from colorbatch.color import gray_u8
 from colorbatch.colorize import network_input
+from colorbatch.hints import sample_hints
 from colorbatch.vividness import DECODING_INPUTS
+
+
+def _hint_feeds(gray: np.ndarray, bins: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Hints and references for a batch of gray: the first image none, the others ten 7 x 7 dabs of
+    random chroma and a random reference."""
+    n, _, height, width = gray.shape
+    hints = np.zeros((n, 3, height, width), np.float32)
+    reference = np.zeros((n, bins), np.float32)
+    for i in range(1, n):
+        chroma = rng.uniform(-0.3, 0.3, (height, width, 2)).astype(np.float32)
+        hints[i] = sample_hints(chroma, 10, rng).transpose(2, 0, 1)
+        reference[i] = rng.dirichlet(np.full(bins, 0.1))
+    return {"hints": hints, "reference": reference}
 
 
 def _real_inputs(images: list[np.ndarray], side: int) -> np.ndarray:
@@ -26,6 +40,7 @@ def verify_against_torch(model: torch.nn.Module, path: Path, train_size: int, mu
     from colorbatch.samples import sample_images
 
     ort = import_onnxruntime()
+    hinted = bool(getattr(model, "takes_hints", False))
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
@@ -33,6 +48,8 @@ def verify_against_torch(model: torch.nn.Module, path: Path, train_size: int, mu
     large = small + (multiple if multiple > 1 else 13)  # odd size: exercises internal padding
     inputs = [rng.random((batch, 1, h, w), dtype=np.float32)
               for batch in (1, 3) for h, w in ((small, small), (small, large))]
+    if hinted:
+        inputs.append(rng.random((2, 1, small + 37, large), dtype=np.float32))
     if real_images is None:
         real_images = list(sample_images(("astronaut", "coffee", "chelsea")).values())
     inputs.append(_real_inputs(real_images, small))
@@ -41,11 +58,13 @@ def verify_against_torch(model: torch.nn.Module, path: Path, train_size: int, mu
         extra = tuple(torch.from_numpy(decoding[name]) for name in DECODING_INPUTS if name in decoding)
         label = ", ".join(f"{name} {float(value[0]):g}" for name, value in decoding.items())
         for gray in inputs:
+            hints = _hint_feeds(gray, len(model.centres), rng) if hinted else {}
             with torch.no_grad():
-                expected = model(torch.from_numpy(gray), *extra).numpy()
-            got = session.run(None, {"gray": gray, **decoding})[0]
+                expected = model(torch.from_numpy(gray), *extra, *(torch.from_numpy(hints[k]) for k in hints)).numpy()
+            got = session.run(None, {"gray": gray, **decoding, **hints})[0]
             diff = float(np.abs(expected - got).max())
             where = f" at {label}" if label else ""
-            checks.append(f"input {tuple(gray.shape)}{where}: max |onnx - torch| = {diff:.2e}")
+            given = " with hints and references" if hinted and len(gray) > 1 else ""
+            checks.append(f"input {tuple(gray.shape)}{where}{given}: max |onnx - torch| = {diff:.2e}")
             worst = max(worst, diff)
     return worst, checks

@@ -8,6 +8,11 @@ import onnxruntime as ort
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
+
+from colorbatch import metrics
+from colorbatch.cli import cli
+from colorbatch.color import gray_u8
 from colorbatch.train.bins import (
     STEP,
     annealed_mean,
@@ -18,11 +23,6 @@ from colorbatch.train.bins import (
 )
 from colorbatch.train.color import chroma_to_rgb, luminance, rgb_to_chroma
 from colorbatch.train.models import create_model
-from PIL import Image
-
-from colorbatch import metrics
-from colorbatch.cli import cli
-from colorbatch.color import gray_u8
 from colorbatch.vividness import DEFAULT_CURVE, CurveError, decoding_for, parse_curve
 from tests.conftest import random_rgb, write_color_tree
 
@@ -123,10 +123,13 @@ def test_vividness_curve_parsing_and_interpolation():
 @pytest.fixture(scope="module")
 def bins_onnx(tmp_path_factory):
     """A chroma-bins model (tiny decoder) trained one epoch on made-up 32 px photos, then exported."""
+    return bins_onnx_for(tmp_path_factory.mktemp("bins"))
+
+
+def bins_onnx_for(root):
     from colorbatch.export.onnx_export import export_checkpoint
     from colorbatch.train.trainer import TrainConfig, train
 
-    root = tmp_path_factory.mktemp("bins")
     write_color_tree(root / "data", 48, seed=3)
     config = TrainConfig(data=str(root / "data"), out=str(root / "run"), arch="chroma-bins", arch_kwargs=TINY_BINS,
                          epochs=1, batch_size=16, eval_every=1, loss={"mse": 0.0, "bins": 1.0}, rebalance=0.5)
@@ -180,10 +183,9 @@ def test_fine_tuning_keeps_its_own_rebalancing_strength(bins_onnx):
 def test_fine_tuning_with_a_class_loss_grows_its_own_class_head(bins_onnx):
     """--init from a model without a class head (an exported one, imported back) into a run with
     --class-loss-weight: every other weight is taken, the head is this run's own; --resume stays strict."""
+    from colorbatch.errors import CheckpointError
     from colorbatch.train.checkpoint import load_checkpoint
     from colorbatch.train.trainer import TrainConfig, Trainer
-
-    from colorbatch.errors import CheckpointError
 
     root = bins_onnx.path.parent
     checkpoint = root / "run" / "param" / "last.pth"
@@ -301,22 +303,31 @@ def test_an_exported_model_imports_back_to_a_checkpoint_that_fine_tunes_from_the
 def test_the_bundled_model_computes_what_its_pytorch_network_does():
     """Export parity of the shipped file: its weights, loaded back into the PyTorch architecture
     its metadata names, give the same colours as onnxruntime at both ends of the vividness curve."""
-    from colorbatch.train.onnx_import import network_from_onnx
-
     from colorbatch.session import bundled_model_path
+    from colorbatch.train.onnx_import import network_from_onnx
 
     path = bundled_model_path()
     model, _, meta = network_from_onnx(path)
     model.eval()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    gray = np.random.default_rng(2).random((2, 1, 96, 72), dtype=np.float32)
+    rng = np.random.default_rng(2)
+    gray = rng.random((2, 1, 96, 72), dtype=np.float32)
+    steering = {}
+    if "hint_inputs" in meta:  # with hints and a reference in the second image (the first has none)
+        from colorbatch.chroma_bins import chroma_histogram
+        from colorbatch.hints import sample_hints
+
+        hints = np.zeros((2, 3, 96, 72), np.float32)
+        hints[1] = sample_hints(rng.uniform(-0.3, 0.3, (96, 72, 2)), 10, rng).transpose(2, 0, 1)
+        reference = np.zeros((2, int(meta["reference_bins"])), np.float32)
+        reference[1] = chroma_histogram(rng.uniform(-0.3, 0.3, (500, 2)))
+        steering = {"hints": hints, "reference": reference}
     curve = json.loads(meta["vividness_curve"])
     for _, temperature, correction in (curve[0], curve[-1]):
         feeds = {"gray": gray, "temperature": np.array([temperature], np.float32),
-                 "correction": np.array([correction], np.float32)}
+                 "correction": np.array([correction], np.float32), **steering}
         with torch.no_grad():
-            expected = model(torch.from_numpy(gray), torch.tensor([float(temperature)]),
-                             torch.tensor([float(correction)])).numpy()
+            expected = model(*(torch.from_numpy(value) for value in feeds.values())).numpy()
         assert np.abs(session.run(None, feeds)[0] - expected).max() < 1e-3  # fp16-stored weights, fp32 arithmetic
 
 
@@ -324,6 +335,7 @@ def test_a_chroma_bins_model_quantises_with_its_decoding_inputs(tmp_path, bins_o
     import shutil
 
     import onnx
+
     from colorbatch.export.quantize import quantize_variants
 
     fp32 = tmp_path / "bins.onnx"
@@ -338,9 +350,9 @@ def test_a_chroma_bins_model_quantises_with_its_decoding_inputs(tmp_path, bins_o
 
 def test_only_chroma_bins_exports_import(tmp_path, bins_onnx):
     import onnx
-    from colorbatch.train.onnx_import import checkpoint_from_onnx
 
     from colorbatch.errors import CheckpointError
+    from colorbatch.train.onnx_import import checkpoint_from_onnx
 
     proto = onnx.load(str(bins_onnx.path))
     next(p for p in proto.metadata_props if p.key == "arch").value = "chroma-unet"
@@ -348,3 +360,20 @@ def test_only_chroma_bins_exports_import(tmp_path, bins_onnx):
     with pytest.raises(CheckpointError, match="only chroma-bins"):
         checkpoint_from_onnx(tmp_path / "other.onnx", tmp_path / "x.pth", calibrate_on=tmp_path)
     assert not (tmp_path / "x.pth").exists()
+
+
+def test_a_chroma_bins_run_records_and_plots_the_loss_it_trained(bins_onnx):
+    """history.csv has the bins term it trained on; terms it never computed are blank, not 0."""
+    import csv
+
+    from colorbatch.train.artefacts import trained_terms
+    from colorbatch.train.checkpoint import load_checkpoint
+
+    run = bins_onnx.path.parent / "run"
+    with open(run / "history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all(float(row["train_bins"]) > 0 and float(row["val_bins"]) > 0 for row in rows)
+    assert all(row["train_vgg"] == "" and row["train_mse"] == "" and row["val_l2"] == "" for row in rows)
+    history = load_checkpoint(run / "param" / "last.pth")["history"]
+    assert trained_terms(history) == ["bins"]
+    assert (run / "loss" / "loss.png").is_file()

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from colorbatch import __version__
 from colorbatch.cli import cli
 
-COMMANDS = ["run", "score", "gray", "export", "info", "train", "average"]
+COMMANDS = ["run", "score", "gray", "export", "info", "train", "average", "ensemble"]
 
 
 def test_version():
@@ -23,9 +23,11 @@ def test_every_command_has_help(command):
 
 
 def test_help_lists_every_command():
+    assert sorted(cli.commands) == sorted(COMMANDS)  # registered, not only named in the group's docstring
     result = CliRunner().invoke(cli, ["--help"])
+    listed = result.output.split("Commands:")[1]
     for command in COMMANDS:
-        assert command in result.output
+        assert f"\n  {command} " in listed
 
 
 @pytest.mark.parametrize("code", [

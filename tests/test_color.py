@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 import torch
-from colorbatch.train import color as tcolor
 from PIL import Image
 
 from colorbatch import color
+from colorbatch.train import color as tcolor
 
 
 def test_gray_u8_is_bit_identical_to_pillow(rng):

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
+
+from colorbatch.cli import cli
+from colorbatch.color import gray_u8
 from colorbatch.export.onnx_export import export_checkpoint
 from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from colorbatch.train.data import Split, load_dataset
 from colorbatch.train.evaluation import evaluate
 from colorbatch.train.models import create_model
-from PIL import Image
-
-from colorbatch.cli import cli
-from colorbatch.color import gray_u8
 from tests.conftest import random_rgb
 
 

@@ -347,3 +347,27 @@ def test_a_long_sequence_runs_in_pieces_that_write_what_one_clip_writes(tmp_path
     pieces = colorizer.run(tmp_path / "in", tmp_path / "dask", options, distributor=DaskDistributor(cluster))
     assert (local.done, pieces.done, pieces.failed) == (40, 40, 0)
     assert _files(tmp_path / "local") == _files(tmp_path / "dask")
+
+
+def test_hint_files_travel_with_their_photos_on_dask(tmp_path, cluster):
+    """Workers read each photo's hint image and reference (shared paths) as the local run does."""
+    source = tmp_path / "in"
+    _gray_tree(source, 4)
+    hints = tmp_path / "hints"
+    for photo in sorted(source.rglob("*.png"))[:2]:
+        with Image.open(photo) as image:
+            size = image.size
+        dabs = np.zeros((size[1], size[0], 4), np.uint8)
+        dabs[2:9, 2:9] = (230, 20, 30, 255)
+        target = hints / photo.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(dabs, "RGBA").save(target)
+    reference = tmp_path / "reference.png"
+    Image.new("RGB", (40, 40), (40, 90, 220)).save(reference)
+    common = ["--hints", hints, "--reference", reference, "--device", "cpu", "-q"]
+    local = _invoke("run", source, tmp_path / "local", *common)
+    dask = _invoke("run", source, tmp_path / "dask", *common, "--distributor", "dask", "--scheduler", cluster)
+    assert local.exit_code == dask.exit_code == 0, dask.output
+    assert _files(tmp_path / "local") == _files(tmp_path / "dask") and len(_files(tmp_path / "dask")) == 4
+    plain = _invoke("run", source, tmp_path / "plain", "--device", "cpu", "-q")
+    assert plain.exit_code == 0 and _files(tmp_path / "plain") != _files(tmp_path / "dask")

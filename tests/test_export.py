@@ -6,13 +6,13 @@ import onnxruntime as ort
 import pytest
 import torch
 from click.testing import CliRunner
-from colorbatch.export.onnx_export import export_checkpoint
-from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-from colorbatch.train.models import create_model
 
 from colorbatch.cli import cli
 from colorbatch.errors import CheckpointError, ExportError, InvalidPathError, ModelError
+from colorbatch.export.onnx_export import export_checkpoint
 from colorbatch.modelinfo import describe
+from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from colorbatch.train.models import create_model
 
 
 def _checkpoint(path, arch, **kwargs):
@@ -131,9 +131,8 @@ def test_info_errors(tmp_path):
 
 
 def test_fp16_and_int8_copies_run_and_stay_close(tmp_path, tiny_onnx):
-    from colorbatch.export.quantize import _network_batches, calibration_images, compare, write_fp16, write_int8
-
     from colorbatch.colorize import ColorModel
+    from colorbatch.export.quantize import _network_batches, calibration_images, compare, write_fp16, write_int8
 
     images = calibration_images(None)[:3]
     write_fp16(tiny_onnx, tmp_path / "m.fp16.onnx")
@@ -153,8 +152,9 @@ def test_fp16_and_int8_copies_run_and_stay_close(tmp_path, tiny_onnx):
 
 def test_fp16_weights_copy_stores_half_weights_and_computes_in_fp32(tmp_path, tiny_onnx):
     import onnx
-    from colorbatch.export.quantize import write_fp16_weights
     from onnx import TensorProto, numpy_helper
+
+    from colorbatch.export.quantize import write_fp16_weights
 
     target = tmp_path / "m.fp16w.onnx"
     write_fp16_weights(tiny_onnx, target)

@@ -111,3 +111,36 @@ def test_hue_hits_of_a_gray_truth_is_undefined_and_left_out_of_means():
     truth = _hue_wheel([15])
     summary.add(score_pair(truth, truth), truth.shape[0] * truth.shape[1])
     assert summary.aggregate()["hue_hits_mean"] == 1.0
+
+
+def test_warping_error_is_zero_for_a_still_clip_and_measures_a_known_shift():
+    from colorbatch.flow import warp
+
+    rng = np.random.default_rng(7)
+    frame = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    everywhere = np.ones((20, 30), bool)
+    still = np.zeros((20, 30, 2), np.float32)
+    assert metrics.warping_error(warp(frame, still), frame, everywhere) == 0.0
+    moved = np.roll(frame, 3, axis=1)  # the picture moves 3 px right: frame t's x came from x - 3
+    flow = np.zeros((20, 30, 2), np.float32)
+    flow[..., 0] = -3.0
+    inside = everywhere.copy()
+    inside[:, :3] = False  # pixels that came from outside the previous frame
+    assert metrics.warping_error(warp(frame, flow), moved, inside) == 0.0
+    # unwarped, the error is the mean squared difference of the two frames, in [0, 1] units
+    expected = np.mean(((frame[:, 3:].astype(float) - moved[:, 3:]) / 255.0) ** 2)
+    assert metrics.warping_error(frame, moved, inside) == pytest.approx(expected)
+    flat = np.full((4, 4, 3), 100, np.uint8)
+    assert metrics.warping_error(flat, flat + 51, np.ones((4, 4), bool)) == pytest.approx(0.04)
+    assert math.isnan(metrics.warping_error(flat, flat, np.zeros((4, 4), bool)))
+
+
+def test_colour_distribution_consistency_of_still_and_of_jumping_colour():
+    still = [metrics.rgb_histograms(np.full((5, 5, 3), 90, np.uint8))] * 6
+    assert metrics.colour_distribution_consistency(still) == 0.0
+    # two frames whose every channel takes disjoint values: Jensen-Shannon divergence ln 2, d = 1 only
+    jump = [metrics.rgb_histograms(np.full((5, 5, 3), v, np.uint8)) for v in (10, 200)]
+    assert metrics.colour_distribution_consistency(jump) == pytest.approx(math.log(2))
+    # three frames, A A B: d = 1 gives (0 + ln 2) / 2, d = 2 gives ln 2; the mean over d is 0.75 ln 2
+    steps = [jump[0], jump[0], jump[1]]
+    assert metrics.colour_distribution_consistency(steps) == pytest.approx(0.75 * math.log(2))

@@ -293,11 +293,6 @@ def test_run_with_truth_scores_on_the_fly(tmp_path, rng, tiny_onnx):
     assert len(report["images"]) == 3 and all(r["status"] == "done" for r in report["images"])
 
 
-def test_options_object_is_frozen():
-    with pytest.raises(AttributeError):
-        RunOptions().batch_size = 3
-
-
 def test_device_parsing_accepts_a_gpu_index():
     from colorbatch.session import parse_device
 
@@ -477,3 +472,13 @@ def test_a_single_named_file_that_is_not_an_image_fails(tmp_path, tiny_onnx, com
     assert "notes.pdf" in result.output and "not a supported image type" in result.output
     assert "1 failed" in result.output
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("command", ["run", "gray"])
+def test_quiet_silences_progress_but_names_each_failed_file(tmp_path, tiny_onnx, rng, command):
+    source = _gray_tree(tmp_path / "in", rng, count=2)
+    (source / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    extra = ["--model", str(tiny_onnx)] if command == "run" else []
+    result = CliRunner().invoke(cli, [command, str(source), str(tmp_path / "out"), "--quiet", *extra])
+    assert result.exit_code == 3
+    assert "failed:" in result.stderr and "broken.png" in result.stderr

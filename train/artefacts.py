@@ -9,9 +9,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .losses import LOGGED_TERMS
+
+LABELS = {"mse": "pixel MSE", "vgg": "VGG-16 perceptual", "l1": "L1 of the weights", "l2": "L2 of the weights",
+          "ssim_loss": "1 - SSIM", "class_loss": "class cross-entropy", "bins": "chroma-bin cross-entropy"}
 HISTORY_FIELDS = (
-    "epoch", "lr", "seconds", "train_loss", "train_mse", "train_vgg", "train_l1", "train_l2", "train_ssim_loss",
-    "train_class_loss", "val_loss", "val_mse", "val_ssim_loss", "val_class_loss", "val_class_accuracy",
+    "epoch", "lr", "seconds", "train_loss", *(f"train_{term}" for term in LOGGED_TERMS),
+    "val_loss", *(f"val_{term}" for term in LOGGED_TERMS), "val_class_accuracy",
     "val_psnr", "val_ssim", "val_psnr_pooled", "val_colourfulness",
 )
 
@@ -26,9 +30,10 @@ def comparison_grid(gray: np.ndarray, output: np.ndarray, truth: np.ndarray, sca
 
 def write_history(path: Path, rows: list[dict]) -> None:
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
         writer.writeheader()
         for row in rows:
+            # a term the run did not compute is blank, never 0
             writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in HISTORY_FIELDS})
 
 
@@ -61,10 +66,17 @@ def _plot(path: Path, rows: list[dict], title: str, panels: list[tuple[str, dict
     plt.close(fig)
 
 
+def trained_terms(rows: list[dict]) -> list[str]:
+    """The loss terms a run computed (in ``LOGGED_TERMS`` order)."""
+    return [term for term in LOGGED_TERMS if any(row.get(f"train_{term}") is not None for row in rows)]
+
+
 def plot_losses(path: Path, rows: list[dict]) -> None:
-    _plot(path, rows, "Training and validation loss",
-          [("total loss", {"train_loss": "train", "val_loss": "validation"}, True),
-           ("pixel MSE", {"train_mse": "train", "val_mse": "validation"}, True)])
+    """The total loss, then one panel for each term the run computed (only those)."""
+    panels = [("total loss", {"train_loss": "train", "val_loss": "validation"}, True)]
+    panels += [(LABELS.get(term, term), {f"train_{term}": "train", f"val_{term}": "validation"}, True)
+               for term in trained_terms(rows)]
+    _plot(path, rows, "Training and validation loss", panels)
 
 
 def plot_metrics(path: Path, rows: list[dict]) -> None:

@@ -1,6 +1,7 @@
 """Quantised chroma: the bins a distribution head predicts over.
 
-The grid is a square lattice on the (Cb, Cr) plane of ``colorbatch.color`` with spacing ``STEP``;
+The grid (``colorbatch.chroma_bins``, shared with the runtime) is a square lattice on the (Cb, Cr)
+plane of ``colorbatch.color`` with spacing ``STEP``;
 a lattice point is a bin when it is a corner of a lattice cell that holds some reachable colour
 (some RGB in [0, 1]), so every true chroma has its four bilinear corners among the bins.
 
@@ -19,35 +20,13 @@ a lattice point is a bin when it is a corner of a lattice cell that holds some r
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from colorbatch.color import rgb_to_chroma
+from colorbatch.chroma_bins import CHROMA_LIMIT, STEP, bin_centres, lattice_axis
 
-STEP = 0.05
-CHROMA_LIMIT = 0.5
-
-
-def lattice_axis(step: float = STEP) -> np.ndarray:
-    """Lattice coordinates along one chroma axis, symmetric around 0, covering [-0.5, 0.5]."""
-    half = int(np.ceil(CHROMA_LIMIT / step - 1e-9))
-    return np.arange(-half, half + 1) * step
-
-
-def bin_centres(step: float = STEP) -> np.ndarray:
-    """(Q, 2) float32 (Cb, Cr) of the bins, in lattice order (Cb major)."""
-    axis = lattice_axis(step)
-    levels = np.linspace(0.0, 1.0, 129, dtype=np.float32)
-    rgb = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 3)
-    chroma = rgb_to_chroma(rgb)
-    low = np.clip(np.floor((chroma - axis[0]) / step).astype(int), 0, len(axis) - 2)
-    used = np.zeros((len(axis), len(axis)), dtype=bool)
-    for di in (0, 1):
-        for dj in (0, 1):
-            used[low[:, 0] + di, low[:, 1] + dj] = True
-    cb, cr = np.nonzero(used)
-    return np.stack([axis[cb], axis[cr]], axis=-1).astype(np.float32)
+__all__ = ["STEP", "annealed_mean", "bin_centres", "lattice_lookup", "rebalancing_weights", "smoothed_prior",
+           "soft_encode"]
 
 
 def lattice_lookup(centres: torch.Tensor, step: float) -> tuple[torch.Tensor, float]:

@@ -38,7 +38,7 @@ class TrainConfig:
     cache_dir: str | None = None
     compare_count: int = 8
     val_fraction: float = 0.1
-    pretrained: bool = False  # chroma-bins: start the encoder from ImageNet weights
+    pretrained: bool = True  # chroma-bins: start the encoder from ImageNet weights (train --no-pretrained)
     rebalance: float = 0.5  # chroma-bins: strength of the class rebalancing (0 none, 1 Zhang et al.'s)
 
 
@@ -64,9 +64,14 @@ def config_from_options(options: dict[str, Any], given: set[str]) -> TrainConfig
             "flip", "crop", "image_size", "max_images", "val_fraction", "rebalance")
     return TrainConfig(
         data=str(options["data_dir"]), out=str(options["out_dir"]), arch=options["arch"], arch_kwargs=arch_kwargs,
-        loss=loss, pretrained=options["pretrained"] and options["arch"] == "chroma-bins",
+        loss=loss, pretrained=_pretrained(options.get("pretrained")) and options["arch"] == "chroma-bins",
         **optional, **{k: options[k] for k in same},
     )
+
+
+def _pretrained(given: bool | None) -> bool:
+    """``--pretrained``/``--no-pretrained`` when given, else the one default, ``TrainConfig.pretrained``."""
+    return TrainConfig.pretrained if given is None else given
 
 
 def with_arch_kwargs(config: TrainConfig, **kwargs: Any) -> TrainConfig:

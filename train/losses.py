@@ -169,8 +169,7 @@ class ColorizationLoss(nn.Module):
         total = self.weights.mse * pixel + sum(
             getattr(self.weights, name) * value for name, value in terms.items() if name != "mse"
         )
-        logged = {name: float(terms[name].detach()) if name in terms else 0.0 for name in LOGGED_TERMS}
-        return total, logged
+        return total, {name: float(value.detach()) for name, value in terms.items()}  # only the terms computed
 
 
 PRESETS = {

@@ -272,19 +272,36 @@ class BinnedChromaUNet(ChromaModel):
 
     def bin_logits(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(N, Q, ceil(H/s), ceil(W/s))`` (``s`` the output stride) and the bottleneck's pooled features."""
+        levels, pooled = self.decoder_levels(gray)
+        return self.crop_to(self.head(levels[-1]), gray.shape[-2:], self.output_stride), pooled
+
+    def decoder_levels(self, gray: torch.Tensor, bottleneck_shift: torch.Tensor | None = None
+                       ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The decoder's feature maps, coarsest first (the last at the output stride), for the input
+        padded to a multiple of 32, and the bottleneck's pooled features. ``bottleneck_shift``
+        ``(N, C)`` is added to the bottleneck first (a hint model's reference)."""
         height, width = gray.shape[-2:]
         pad_h, pad_w = (-height) % 32, (-width) % 32
         # Always pad (possibly by 0): a data-dependent branch would be fixed at export time.
         x = F.pad(gray, (0, pad_w, 0, pad_h), mode="replicate")
         features = self.encoder(x)
-        x = self.context(features.pop())
+        x = features.pop()
+        if bottleneck_shift is not None:
+            x = x + bottleneck_shift[:, :, None, None]
+        x = self.context(x)
         pooled = x.mean(dim=(2, 3))
+        levels = []
         for merge in self.merge:
             x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
             x = merge(torch.cat([x, features.pop()], dim=1))
-        stride = self.output_stride
+            levels.append(x)
+        return levels, pooled
+
+    @staticmethod
+    def crop_to(x: torch.Tensor, shape, stride: int) -> torch.Tensor:
+        """``x`` at ``stride`` cropped to cover an input of ``shape`` (padding removed)."""
         # (n + s - 1) // s, not -(-n // s): ONNX integer division truncates towards zero
-        return self.head(x)[..., : (height + stride - 1) // stride, : (width + stride - 1) // stride], pooled
+        return x[..., : (shape[0] + stride - 1) // stride, : (shape[1] + stride - 1) // stride]
 
     def decode(self, logits: torch.Tensor, shape: tuple[int, int], temperature=None, correction=None) -> torch.Tensor:
         """Chroma ``(N, 2, H, W)`` from bin logits, upsampled to ``shape``."""
@@ -307,10 +324,61 @@ class BinnedChromaUNet(ChromaModel):
         return chroma_to_rgb(gray, self.decode(logits, gray.shape[-2:]))
 
 
+class HintedBinnedChromaUNet(BinnedChromaUNet):
+    """A chroma-bins model that also takes colour a person gives (see ``hints.py``):
+
+    - ``hints`` ``(N, 3, H, W)``: local hints, (Cb, Cr, mask) at the input's resolution; a pixel
+      whose mask is 1 asks for that chroma, 0 asks nothing (its chroma is ignored);
+    - ``reference`` ``(N, Q)``: a reference photo's distribution over the chroma bins
+      (``colorbatch.chroma_bins.chroma_histogram``); all zeros means none (its sum is the flag).
+
+    All zeros (the default) give the automatic output exactly: every hint path is multiplied by
+    the mask or the flag, or runs through bias-free layers.
+    """
+
+    takes_hints = True
+
+    def __init__(self, decoder: tuple[int, ...] = (160, 96, 64), step: float = STEP,
+                 flip_average: bool = False, num_classes: int = 0) -> None:
+        if flip_average:
+            raise ValueError("a hint model cannot average with its mirror image (hints are not mirrored)")
+        super().__init__(decoder, step, False, num_classes)
+        from .hint_layers import KEY_STRIDE, HintAttention, ReferenceBranch
+
+        bottleneck = self.encoder.skip_channels[-1]
+        self.reference_branch = ReferenceBranch(len(self.centres), bottleneck)
+        if self.output_stride * 2 != KEY_STRIDE:
+            raise ValueError(f"a hint model needs a decoder ending at stride {KEY_STRIDE // 2}")
+        self.hint_attention = HintAttention(decoder[-2])
+
+    def predict_chroma(self, gray: torch.Tensor, temperature=None, correction=None,
+                       hints: torch.Tensor | None = None, reference: torch.Tensor | None = None) -> torch.Tensor:
+        n, _, height, width = gray.shape
+        hints = gray.new_zeros(n, 3, height, width) if hints is None else hints
+        reference = gray.new_zeros(n, len(self.centres)) if reference is None else reference
+        levels, _ = self.decoder_levels(gray, self.reference_branch(reference))
+        logits = self.head(levels[-1]) + self.reference_branch.tilt(reference)[:, :, None, None]
+        stride = self.output_stride
+        temperature = self.temperature if temperature is None else temperature
+        correction = self.correction if correction is None else correction
+        chroma = annealed_mean(self.crop_to(logits, (height, width), stride).float(), self.centres, temperature,
+                               self.log_weights, correction)
+        spread = self.hint_attention(levels[-2], gray, hints, chroma)
+        chroma = chroma + self.crop_to(spread, (height, width), stride)
+        chroma = F.interpolate(chroma, scale_factor=float(self.output_stride), mode="bilinear",
+                               align_corners=False)[..., :height, :width]
+        mask = hints[:, 2:3]
+        return chroma + mask * (hints[:, :2] - chroma)  # a hinted pixel gets its hint's chroma
+
+    def forward(self, gray: torch.Tensor, temperature=None, correction=None, hints=None, reference=None):
+        return chroma_to_rgb(gray, self.predict_chroma(gray, temperature, correction, hints, reference))
+
+
 @register_model("chroma-bins")
 def chroma_bins(decoder: tuple[int, ...] = (160, 96, 64), step: float = STEP, flip_average: bool = False,
-                num_classes: int = 0) -> nn.Module:
-    return BinnedChromaUNet(decoder=tuple(decoder), step=step, flip_average=flip_average, num_classes=num_classes)
+                num_classes: int = 0, hints: bool = False) -> nn.Module:
+    kind = HintedBinnedChromaUNet if hints else BinnedChromaUNet
+    return kind(decoder=tuple(decoder), step=step, flip_average=flip_average, num_classes=num_classes)
 
 
 def count_parameters(model: nn.Module) -> int:

