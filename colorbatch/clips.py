@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from colorbatch.color import chroma_to_rgb_u8, rgb_to_chroma
-from colorbatch.colorize import ColorModel, recombine_chroma
+from colorbatch.color import rgb_to_chroma
+from colorbatch.colorize import ColorModel, lay_chroma, recombine_chroma
 from colorbatch.errors import ImageError
 from colorbatch.imaging import Decoded, decode, peek_size, read_rgb, write_image
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
@@ -115,7 +115,7 @@ class ClipColorizer:
             if frame.key is not None:  # the keyframe's own colour, exactly, then carried on from here
                 if stabiliser is not None:
                     stabiliser.seed(frame.luma, frame.key.chroma, keyframe=True)
-                yield frame.payload, _keyframe_colour(frame.luma, frame.key.chroma)
+                yield frame.payload, lay_chroma(frame.luma, frame.key.chroma)
                 continue
             if stabiliser is not None:
                 if frame.seed is not None:
@@ -255,13 +255,6 @@ def _seed(finished: Job, max_pixels: int) -> tuple[np.ndarray, np.ndarray] | Non
     rgb = read_rgb(finished.target, max_pixels)
     luma = decode(finished.source, max_pixels).luma
     return (luma, rgb_to_chroma(rgb.astype(np.float32) / 255.0)) if rgb.shape[:2] == luma.shape else None
-
-
-def _keyframe_colour(luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-    """The keyframe's chroma on the frame's luminance, pixel for pixel (no upsampling filter)."""
-    out = np.empty((*luma.shape, 3), np.uint8)
-    chroma_to_rgb_u8(luma, np.ascontiguousarray(chroma[..., 0]), np.ascontiguousarray(chroma[..., 1]), out)
-    return out
 
 
 def _on_track(frames: Iterable[ClipFrame], track: KeyframeTrack) -> Iterator[ClipFrame]:

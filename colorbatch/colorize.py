@@ -100,6 +100,14 @@ def recombine_chroma(luma: np.ndarray, chroma: np.ndarray, upsampling: str = "gu
     return out
 
 
+def lay_chroma(luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """Chroma ``(..., 2)`` on luminance ``(...)`` of the same size, pixel for pixel (no upsampling
+    filter): uint8 RGB ``(..., 3)``."""
+    out = np.empty((*luma.shape, 3), np.uint8)
+    chroma_to_rgb_u8(luma, np.ascontiguousarray(chroma[..., 0]), np.ascontiguousarray(chroma[..., 1]), out)
+    return out
+
+
 def paint_hints(rgb: np.ndarray, item: Decoded) -> np.ndarray:
     """``rgb`` (uint8, at the item's size) with each hinted pixel given its hint's chroma at full
     resolution (and its own luminance): a dab means this colour here, however small it is at the
@@ -108,9 +116,7 @@ def paint_hints(rgb: np.ndarray, item: Decoded) -> np.ndarray:
         return rgb
     mask = item.hints[..., 2] > 0
     if mask.any():
-        painted = np.empty((int(mask.sum()), 3), np.uint8)
-        chroma_to_rgb_u8(item.luma[mask], item.hints[mask, 0], item.hints[mask, 1], painted)
-        rgb[mask] = painted
+        rgb[mask] = lay_chroma(item.luma[mask], item.hints[mask, :2])
     return rgb
 
 

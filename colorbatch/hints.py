@@ -128,8 +128,9 @@ def reference_from(value) -> np.ndarray:
 
 
 def check_hint_paths(source: Path, options) -> None:
-    """Refuse ``--hints`` or ``--reference`` paths that do not exist, and a single hint file for a
-    folder of inputs (a hint image belongs to one photo); ``options`` is a ``RunOptions``."""
+    """Refuse ``--hints``, ``--reference`` or ``--keyframes`` paths that do not exist, keyframes that are
+    not a folder, and a single hint file for a folder of inputs (a hint image belongs to one photo);
+    ``options`` is a ``RunOptions``."""
     for flag, given in (("--hints", options.hints), ("--reference", options.reference),
                         ("--keyframes", options.keyframes)):
         if given is not None and not given.exists():

@@ -24,7 +24,7 @@ from colorbatch.discover import is_image_path
 from colorbatch.errors import HintError, ImageError
 from colorbatch.hints import ASPECT_TOLERANCE, reference_from_rgb
 from colorbatch.imaging import read_rgb
-from colorbatch.temporal import CUT_DISTANCE, luma_histogram
+from colorbatch.temporal import is_cut, luma_histogram
 
 HISTOGRAM_STEP = 4  # cut detection looks at every 4th pixel of every 4th row
 
@@ -98,7 +98,7 @@ class KeyframeTrack:
         """The keyframe of frame ``index`` (or None) and the reference it runs with (or None)."""
         gray = np.clip(luma[::HISTOGRAM_STEP, ::HISTOGRAM_STEP] * 255 + 0.5, 0, 255).astype(np.uint8)
         histogram = luma_histogram(gray)
-        if self.histogram is not None and 0.5 * np.abs(histogram - self.histogram).sum() > CUT_DISTANCE:
+        if self.histogram is not None and is_cut(self.histogram, histogram):
             self.reference = None  # a cut ends the keyframe's shot
         self.histogram = histogram
         key = None

@@ -87,7 +87,7 @@ class ModelInfo:
             size_multiple=number("size_multiple", 1),
             vividness_curve=curve,
             default_vividness=default,
-            reference_bins=number("reference_bins", 0) or None if "hint_inputs" in props else None,
+            reference_bins=(number("reference_bins", 0) or None) if "hint_inputs" in props else None,
         )
 
 

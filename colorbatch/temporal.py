@@ -37,6 +37,11 @@ def luma_histogram(gray: np.ndarray) -> np.ndarray:
     return counts / counts.sum()
 
 
+def is_cut(before: np.ndarray, after: np.ndarray) -> bool:
+    """Whether two frames' ``luma_histogram``s are a shot cut apart."""
+    return 0.5 * np.abs(after - before).sum() > CUT_DISTANCE
+
+
 class Stabiliser:
     """One clip's temporal state; ``step`` each frame in order. ``carry`` 0 is per-frame colour."""
 
@@ -69,7 +74,7 @@ class Stabiliser:
         histogram = luma_histogram(gray)
         blended = predicted
         if self.chroma is not None and self.carry > 0 and self.gray.shape == gray.shape:
-            if 0.5 * np.abs(histogram - self.histogram).sum() > CUT_DISTANCE:
+            if is_cut(self.histogram, histogram):
                 self._cut()
             else:
                 blended = self._blend(gray, predicted)

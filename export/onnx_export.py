@@ -23,6 +23,7 @@ from colorbatch.atomic import atomic_path
 from colorbatch.errors import ExportError, InvalidPathError
 from colorbatch.hints import HINT_INPUTS
 from colorbatch.train.checkpoint import file_sha256, load_checkpoint, model_from_checkpoint
+from colorbatch.train.models import takes_hints
 from colorbatch.vividness import DECODING_INPUTS, DEFAULT_CURVE, decoding_for, parse_curve
 
 from .verify import verify_against_torch
@@ -61,10 +62,6 @@ class WithHintInputs(WithDecodingInputs):
 
 def has_decoding_inputs(model: torch.nn.Module) -> bool:
     return hasattr(model, "bin_logits")
-
-
-def takes_hints(model: torch.nn.Module) -> bool:
-    return bool(getattr(model, "takes_hints", False))
 
 
 @dataclass

@@ -10,6 +10,7 @@ import torch
 from colorbatch.color import gray_u8
 from colorbatch.colorize import network_input
 from colorbatch.hints import sample_hints
+from colorbatch.train.models import takes_hints
 from colorbatch.vividness import DECODING_INPUTS
 
 
@@ -40,7 +41,7 @@ def verify_against_torch(model: torch.nn.Module, path: Path, train_size: int, mu
     from colorbatch.samples import sample_images
 
     ort = import_onnxruntime()
-    hinted = bool(getattr(model, "takes_hints", False))
+    hinted = takes_hints(model)
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)

@@ -61,7 +61,9 @@ def _fit_square(image: Image.Image, size: int) -> Image.Image:
     return image.crop((left, top, left + size, top + size))
 
 
-def _decode(path: Path, mode: str, size: int) -> np.ndarray:
+def decode_square(path: Path, mode: str, size: int) -> np.ndarray:
+    """The image at ``path`` in ``mode``, its short side scaled to ``size``, the centred square;
+    ``DataError`` names a file that cannot be read."""
     try:
         with Image.open(path) as image:
             return np.asarray(_fit_square(image.convert(mode), size))
@@ -109,7 +111,7 @@ def _load_color_tree(
         if cache.exists():
             with np.load(cache) as stored:
                 return Split(stored["color"], stored["gray"], labels)
-    color = np.stack([_decode(p, "RGB", size) for p in paths])
+    color = np.stack([decode_square(p, "RGB", size) for p in paths])
     split = Split(color, np.stack([gray_u8(c) for c in color]), labels)
     if cache is not None:
         with atomic_path(cache) as tmp, open(tmp, "wb") as handle:  # runs sharing a cache never collide
@@ -140,8 +142,8 @@ def _load_paired(color_root: Path, gray_root: Path, size: int) -> Split:
         raise DataError(f"{len(mismatched)} colour/gray pairs differ in size, e.g. {', '.join(mismatched[:5])}")
     keys = sorted(colors)
     return Split(
-        np.stack([_decode(colors[k], "RGB", size) for k in keys]),
-        np.stack([_decode(grays[k], "L", size) for k in keys]),
+        np.stack([decode_square(colors[k], "RGB", size) for k in keys]),
+        np.stack([decode_square(grays[k], "L", size) for k in keys]),
     )
 
 

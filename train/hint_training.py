@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from colorbatch.color import rgb_to_chroma, to_float
 from colorbatch.discover import iter_images
@@ -34,6 +33,7 @@ from colorbatch.vividness import decoding_for, parse_curve
 from .checkpoint import load_checkpoint, save_checkpoint
 from .color import luminance
 from .color import rgb_to_chroma as torch_chroma
+from .data import decode_square
 from .models import create_model
 from .onnx_import import network_from_onnx
 
@@ -66,24 +66,13 @@ def freeze_all_but_hints(model: torch.nn.Module, lr: float) -> list[dict]:
     return [{"params": trained, "lr": lr}, {"params": scales, "lr": lr * SCALE_LR_FACTOR}]
 
 
-def _square(path: Path, side: int) -> np.ndarray:
-    with Image.open(path) as image:
-        image.draft("RGB", (side, side))
-        image = image.convert("RGB")
-        scale = side / min(image.size)
-        w, h = max(side, round(image.width * scale)), max(side, round(image.height * scale))
-        image = image.resize((w, h), Image.Resampling.BICUBIC)
-        left, top = (w - side) // 2, (h - side) // 2
-        return np.asarray(image.crop((left, top, left + side, top + side)))
-
-
 def load_squares(folders: list[Path], side: int, cache: Path) -> np.ndarray:
     """Every photo under ``folders`` as a uint8 ``side`` x ``side`` centre square, cached as .npy."""
     if cache.exists():
         return np.load(cache, mmap_mode="r")
     paths = sorted(p for folder in folders for p in iter_images(folder))
     with ThreadPoolExecutor(2) as pool:
-        squares = np.stack(list(pool.map(lambda p: _square(p, side), paths)))
+        squares = np.stack(list(pool.map(lambda p: decode_square(p, "RGB", side), paths)))
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.save(cache.with_suffix(".tmp.npy"), squares)
     cache.with_suffix(".tmp.npy").rename(cache)

@@ -381,5 +381,10 @@ def chroma_bins(decoder: tuple[int, ...] = (160, 96, 64), step: float = STEP, fl
     return kind(decoder=tuple(decoder), step=step, flip_average=flip_average, num_classes=num_classes)
 
 
+def takes_hints(model: nn.Module) -> bool:
+    """Whether ``model`` takes hints and a reference (``HintedBinnedChromaUNet``)."""
+    return bool(getattr(model, "takes_hints", False))
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
