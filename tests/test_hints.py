@@ -363,3 +363,17 @@ def test_hint_training_trains_the_hint_layers_alone_and_resumes(tmp_path):
     args.samples, args.resume = 12, True
     train(args)
     assert load_checkpoint(tmp_path / "run" / "last.pth")["step"] == 3
+
+
+def test_the_reference_fit_moves_the_decoded_colours_to_the_references_proportions():
+    from colorbatch.train.hint_layers import fit_to_reference
+
+    torch.manual_seed(0)
+    # constant over 2 x 2 blocks: the fit measures shares on every other position
+    logits = (torch.randn(2, 6, 4, 4) * 2).repeat_interleave(2, 2).repeat_interleave(2, 3)
+    reference = torch.tensor([[0.5, 0.3, 0.2, 0.0, 0.0, 0.0], [0.0] * 6])
+    fitted = fit_to_reference(logits, reference, torch.tensor([0.8]))
+    assert torch.equal(fitted[1], logits[1] / 0.8)  # no reference: exactly today's decoding
+    before = torch.softmax(logits[0], 0).mean((1, 2))
+    after = torch.softmax(fitted[0], 0).mean((1, 2))
+    assert (after - reference[0]).abs().sum() < 0.1 < (before - reference[0]).abs().sum()

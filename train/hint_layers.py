@@ -5,7 +5,11 @@
   luminance and distance, against a learned "no hint applies here" slot. The result replaces
   the automatic chroma in proportion to the weight the hints took.
 - ``ReferenceBranch`` takes a reference photo's colour distribution into the bottleneck (a
-  bias-free MLP) and tilts the bin logits towards the distribution's colours.
+  bias-free MLP) and tilts the bin logits towards the distribution's colours; then, at decoding,
+  ``fit_to_reference`` shifts each bin's logit by one per-photo amount so that the photo's colours,
+  summed over its positions, come out in the reference's proportions (the network still decides
+  where each colour goes). The fit has no weights: it was added after training and is what makes
+  a reference count (truth as reference, photos-large/val: +1.5 dB without it, +3.3 with it).
 
 Both give exactly zero for an all-zero input, so a model without hints paints what it did.
 """
@@ -18,6 +22,12 @@ from torch import nn
 
 KEY_STRIDE = 8  # hints are gathered on a grid of this stride (attention cost falls with its square)
 REFERENCE_FLOOR = 1e-3  # the log of a reference's bin share is taken of share + floor
+FIT_STEPS = 5  # proportional-fitting steps (3 already reach the measured gain; 10 add nothing)
+FIT_SAMPLE_STRIDE = 2  # the fit's shares are measured on every other position in each direction
+FIT_FLOOR = 1e-5  # shares are compared as log(share + floor): a colour the reference lacks stays out
+# With a reference, decode this much sharper: once the fit has chosen the photo's colours, a
+# pixel's mean over its bins need not hedge between them (photos-large/val hue hits 0.639 at 1, 0.652 at 0.5).
+FIT_SHARPENING = 0.5
 COORDINATE_UNIT = 224.0  # distances are measured in units of this many pixels at the network's size
 
 
@@ -99,3 +109,24 @@ class ReferenceBranch(nn.Module):
         """``(N, Q)`` added to the bin logits: the reference's log shares, times the flag (its sum)."""
         given = reference.sum(1, keepdim=True)
         return self.tilt_strength * given * torch.log(reference + REFERENCE_FLOOR)
+
+
+def fit_to_reference(logits: torch.Tensor, reference: torch.Tensor, temperature) -> torch.Tensor:
+    """Bin logits ``(N, Q, h, w)`` (the rebalancing tilt already taken out) scaled for decoding at
+    ``temperature``, with a reference ``(N, Q)`` fitted in: softmax of the result is the decoding's
+    distribution. Without a reference (all zeros) the result is exactly ``logits / temperature``.
+
+    The fit is prior shift (Saerens et al. 2002) by iterative proportional fitting: a per-photo
+    tilt of each bin, updated by log(reference share) - log(mean decoded share over positions).
+    """
+    given = (reference.sum(1, keepdim=True) > 0).to(logits.dtype)  # (N, 1): 1 where a reference is given
+    scaled = logits / (temperature * (1.0 - given * (1.0 - FIT_SHARPENING)))[:, :, None, None]
+    # the shares are estimated on every other position, bins last (a softmax over a contiguous axis):
+    # this keeps the fit's cost small beside the network's, since it runs for photos without a reference too
+    sample = scaled[..., ::FIT_SAMPLE_STRIDE, ::FIT_SAMPLE_STRIDE].flatten(2).transpose(1, 2)  # (N, P, Q)
+    target = torch.log(reference + FIT_FLOOR)
+    tilt = torch.zeros_like(reference)
+    for _ in range(FIT_STEPS):
+        shares = torch.softmax(sample + tilt[:, None, :], dim=-1).mean(dim=1)
+        tilt = tilt + target - torch.log(shares + FIT_FLOOR)
+    return scaled + (given * tilt)[:, :, None, None]

@@ -17,6 +17,7 @@ from torch import nn
 from .bins import STEP, annealed_mean, bin_centres
 from .color import chroma_to_rgb
 from .encoders import EfficientLite0Encoder
+from .hint_layers import KEY_STRIDE, HintAttention, ReferenceBranch, fit_to_reference
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -343,7 +344,6 @@ class HintedBinnedChromaUNet(BinnedChromaUNet):
         if flip_average:
             raise ValueError("a hint model cannot average with its mirror image (hints are not mirrored)")
         super().__init__(decoder, step, False, num_classes)
-        from .hint_layers import KEY_STRIDE, HintAttention, ReferenceBranch
 
         bottleneck = self.encoder.skip_channels[-1]
         self.reference_branch = ReferenceBranch(len(self.centres), bottleneck)
@@ -361,8 +361,8 @@ class HintedBinnedChromaUNet(BinnedChromaUNet):
         stride = self.output_stride
         temperature = self.temperature if temperature is None else temperature
         correction = self.correction if correction is None else correction
-        chroma = annealed_mean(self.crop_to(logits, (height, width), stride).float(), self.centres, temperature,
-                               self.log_weights, correction)
+        logits = self.crop_to(logits, (height, width), stride).float() - correction * self.log_weights.view(1, -1, 1, 1)
+        chroma = annealed_mean(fit_to_reference(logits, reference, temperature), self.centres)
         spread = self.hint_attention(levels[-2], gray, hints, chroma)
         chroma = chroma + self.crop_to(spread, (height, width), stride)
         chroma = F.interpolate(chroma, scale_factor=float(self.output_stride), mode="bilinear",

@@ -4,6 +4,7 @@ checkpoints are gone (they live outside git; the bundled ONNX file is what survi
     python -m colorbatch.train.onnx_import colorbatch/models/colorbatch-default.onnx \
         runs/bundled.pth --calibrate data/tiny-imagenet-64/train
     colorbatch train ... --arch chroma-bins --init runs/bundled.pth
+    python -m colorbatch.train.onnx_import MODEL.onnx runs/same.pth   # to re-export only
 
 The exporter folds each BatchNorm into the convolution before it (ONNX initializers
 ``<conv>.weight`` and ``<conv>.weight_bias``) and drops the class head, which inference never uses.
@@ -143,17 +144,25 @@ def network_from_onnx(onnx_path: Path) -> tuple[nn.Module, dict[str, Any], dict[
     return model, kwargs, meta
 
 
-def checkpoint_from_onnx(onnx_path: Path, out: Path, calibrate_on: Path) -> dict:
-    """Write a colorbatch checkpoint (class head left out) that fine-tunes from ``onnx_path``."""
+def checkpoint_from_onnx(onnx_path: Path, out: Path, calibrate_on: Path | None) -> dict:
+    """Write a colorbatch checkpoint (class head left out) that fine-tunes from ``onnx_path``, or,
+    without ``calibrate_on``, one that only re-exports it (BatchNorms left the identity, so the
+    export folds them back into the same weights)."""
     model, kwargs, meta = network_from_onnx(onnx_path)
-    calibrate(model, _calibration_batch(calibrate_on, int(meta.get("train_size", 64))))
+    if calibrate_on is not None:
+        calibrate(model, _calibration_batch(calibrate_on, int(meta.get("train_size", 64))))
     epoch = int(meta.get("epoch", 0))
+    how = "BatchNorms folded, then calibrated" if calibrate_on is not None else "BatchNorms folded, for export only"
     save_checkpoint(out, arch="chroma-bins", arch_kwargs=kwargs, state_dict=model.state_dict(), epoch=epoch,
-                    source=f"imported from {onnx_path} (BatchNorms folded, then calibrated)")
+                    source=f"imported from {onnx_path} ({how})")
     return {"epoch": epoch, "arch_kwargs": kwargs}
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 5 or sys.argv[3] != "--calibrate":
-        sys.exit("usage: python -m colorbatch.train.onnx_import MODEL.onnx OUT.pth --calibrate IMAGE_DIR")
-    print(checkpoint_from_onnx(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[4])))
+    if len(sys.argv) == 3:
+        print(checkpoint_from_onnx(Path(sys.argv[1]), Path(sys.argv[2]), None))
+    elif len(sys.argv) == 5 and sys.argv[3] == "--calibrate":
+        print(checkpoint_from_onnx(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[4])))
+    else:
+        sys.exit("usage: python -m colorbatch.train.onnx_import MODEL.onnx OUT.pth [--calibrate IMAGE_DIR]\n"
+                 "(without --calibrate the checkpoint is for re-export only, not for training)")
