@@ -32,11 +32,12 @@ import numpy as np
 from common import RESULTS, SHARED_DATASETS, WORK, write_results
 from PIL import Image
 
-from colorbatch import Colorizer, clips, temporal
-from colorbatch.flow import DisFlow, reliable, warp
+from colorbatch import Colorizer
 from colorbatch.jobs import RunOptions
 from colorbatch.metrics import colour_distribution_consistency, colourfulness, psnr, rgb_histograms, ssim, warping_error
-from colorbatch.video import VideoReader, VideoWriter
+from colorbatch.video import clips, temporal
+from colorbatch.video.flow import DisFlow, reliable, warp
+from colorbatch.video.io import VideoReader, VideoWriter
 
 CLIPS = {"cockatoo": "cockatoo.mp4", "realshort": "realshort.mp4"}
 CLIP_LIMIT = 3_000_000  # bytes of the side-by-side clip

@@ -18,7 +18,7 @@ from colorbatch.errors import InvalidPathError
 from colorbatch.imaging import DEFAULT_MAX_PIXELS, output_suffix, peek_size
 from colorbatch.integrity import is_whole
 from colorbatch.summary import ImageScore, Summary
-from colorbatch.video import DEFAULT_CRF, VIDEO_EXTENSIONS, is_video_path, is_whole_video, video_support
+from colorbatch.video.io import DEFAULT_CRF, VIDEO_EXTENSIONS, is_video_path, is_whole_video, video_support
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class RunOptions:
     crf: int = DEFAULT_CRF  # --crf
     hints: Path | None = None  # --hints: a hint image (one-file run) or a tree mirroring INPUT
     reference: Path | None = None  # --reference: one colour photo for every input, or a tree mirroring INPUT
-    keyframes: Path | None = None  # --keyframes: colour frames of clips (see colorbatch.keyframes)
+    keyframes: Path | None = None  # --keyframes: colour frames of clips (see colorbatch.video.keyframes)
 
     @property
     def steered(self) -> bool:

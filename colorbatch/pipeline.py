@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from colorbatch.clips import ClipColorizer, FrameProgress
 from colorbatch.colorize import ColorModel, ModelSpec
 from colorbatch.engine import Record, Stopped, TreeWork
 from colorbatch.errors import ImageError
@@ -26,6 +25,7 @@ from colorbatch.imaging import Decoded, decode, peek_pixels, read_rgb, write_ima
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
 from colorbatch.pairing import find_partner
 from colorbatch.summary import score_pair
+from colorbatch.video.clips import ClipColorizer, FrameProgress
 
 PENDING_PIXEL_LIMIT = 64_000_000  # flush batches before this many decoded pixels wait
 

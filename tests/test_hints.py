@@ -254,7 +254,7 @@ def test_with_hints_leaves_an_input_without_hint_files_as_it_is(tmp_path):
 
 
 def test_keyframes_are_named_as_their_frames(tmp_path):
-    from colorbatch.keyframes import sequence_keyframes, video_keyframes
+    from colorbatch.video.keyframes import sequence_keyframes, video_keyframes
 
     frames = [tmp_path / "in" / "shot" / f"frame_{i:03d}.png" for i in range(3)]
     keys = tmp_path / "keys"
@@ -277,7 +277,7 @@ def test_keyframes_are_named_as_their_frames(tmp_path):
 
 
 def test_a_keyframe_sets_the_reference_of_its_shot_until_a_cut(tmp_path):
-    from colorbatch.keyframes import KeyframeTrack
+    from colorbatch.video.keyframes import KeyframeTrack
 
     Image.new("RGB", (16, 12), RED).save(tmp_path / "k.png")
     track = KeyframeTrack({1: tmp_path / "k.png", 9: tmp_path / "k.png"})

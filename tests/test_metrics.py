@@ -114,7 +114,7 @@ def test_hue_hits_of_a_gray_truth_is_undefined_and_left_out_of_means():
 
 
 def test_warping_error_is_zero_for_a_still_clip_and_measures_a_known_shift():
-    from colorbatch.flow import warp
+    from colorbatch.video.flow import warp
 
     rng = np.random.default_rng(7)
     frame = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)

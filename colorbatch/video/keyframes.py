@@ -24,7 +24,7 @@ from colorbatch.discover import is_image_path
 from colorbatch.errors import HintError, ImageError
 from colorbatch.hints import ASPECT_TOLERANCE, reference_from_rgb
 from colorbatch.imaging import read_rgb
-from colorbatch.temporal import is_cut, luma_histogram
+from colorbatch.video.temporal import is_cut, luma_histogram
 
 HISTOGRAM_STEP = 4  # cut detection looks at every 4th pixel of every 4th row
 

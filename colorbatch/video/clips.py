@@ -25,9 +25,9 @@ from colorbatch.colorize import ColorModel, lay_chroma, recombine_chroma
 from colorbatch.errors import ImageError
 from colorbatch.imaging import Decoded, decode, peek_size, read_rgb, write_image
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
-from colorbatch.keyframes import Key, KeyframeTrack, read_key, sequence_keyframes, video_keyframes
-from colorbatch.temporal import Stabiliser
-from colorbatch.video import VideoReader, VideoWriter
+from colorbatch.video.io import VideoReader, VideoWriter
+from colorbatch.video.keyframes import Key, KeyframeTrack, read_key, sequence_keyframes, video_keyframes
+from colorbatch.video.temporal import Stabiliser
 
 T = TypeVar("T")
 FrameProgress = Callable[[ClipJob, int, int | None], None]  # (clip, frames finished, frames in all if known)

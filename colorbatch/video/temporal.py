@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from colorbatch.flow import DisFlow, opencv, reliable, warp
+from colorbatch.video.flow import DisFlow, opencv, reliable, warp
 
 STATE_SHORT_SIDE = 240  # the state's resolution: chroma is smooth, and flow at this size is a few ms
 CARRY = 0.95  # measured with benchmarks/temporal.py; see the README's "Video and film"
