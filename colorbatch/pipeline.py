@@ -21,11 +21,12 @@ from colorbatch.colorize import ColorModel, ModelSpec
 from colorbatch.engine import Record, Stopped, TreeWork
 from colorbatch.errors import ImageError
 from colorbatch.hints import with_hints
-from colorbatch.imaging import Decoded, decode, peek_pixels, read_rgb, write_image
+from colorbatch.imaging import Decoded, decode, peek_pixels, read_rgb
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
 from colorbatch.pairing import find_partner
 from colorbatch.summary import score_pair
 from colorbatch.video.clips import ClipColorizer, FrameProgress
+from colorbatch.writing import write_output
 
 PENDING_PIXEL_LIMIT = 64_000_000  # flush batches before this many decoded pixels wait
 
@@ -79,13 +80,8 @@ class Pipeline:
         return decoded
 
     def _write(self, job: Job, rgb: np.ndarray, decoded: Decoded) -> Result:
-        try:
-            write_image(job.target, rgb, decoded.alpha, self.options.quality, decoded.metadata,
-                        self.options.png_compression)
-        except ImageError as exc:
-            return Result(job.source, job.target, Status.FAILED, str(exc))
-        result = Result(job.source, job.target, Status.DONE)
-        if self.options.truth is not None:
+        result = write_output(job, rgb, decoded, self.options)
+        if result.status is Status.DONE and self.options.truth is not None:
             self._score(job, rgb, result)
         return result
 

@@ -23,11 +23,12 @@ import numpy as np
 from colorbatch.color import rgb_to_chroma
 from colorbatch.colorize import ColorModel, lay_chroma, recombine_chroma
 from colorbatch.errors import ImageError
-from colorbatch.imaging import Decoded, decode, peek_size, read_rgb, write_image
+from colorbatch.imaging import Decoded, decode, peek_size, read_rgb
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
 from colorbatch.video.io import VideoReader, VideoWriter
 from colorbatch.video.keyframes import Key, KeyframeTrack, read_key, sequence_keyframes, video_keyframes
 from colorbatch.video.temporal import Stabiliser
+from colorbatch.writing import write_output
 
 T = TypeVar("T")
 FrameProgress = Callable[[ClipJob, int, int | None], None]  # (clip, frames finished, frames in all if known)
@@ -197,7 +198,7 @@ class ClipColorizer:
             for (frame, decoded), rgb in self.colour(frames, stabiliser, track):
                 if frame is None:  # a warm-up frame of the piece before
                     continue
-                writes.append(writers.submit(self._write_frame, frame, rgb, decoded))
+                writes.append(writers.submit(write_output, frame, rgb, decoded, self.options))
                 while len(writes) > 2 * self.options.workers:
                     settle(writes.popleft().result())
             for write in writes:
@@ -240,14 +241,6 @@ class ClipColorizer:
             if size is not None:  # an unreadable frame fails on its own
                 read_key(path, (size[1], size[0]))
         return KeyframeTrack(keys)
-
-    def _write_frame(self, job: Job, rgb: np.ndarray, decoded: Decoded) -> Result:
-        try:
-            write_image(job.target, rgb, decoded.alpha, self.options.quality, decoded.metadata,
-                        self.options.png_compression)
-        except ImageError as exc:
-            return Result(job.source, job.target, Status.FAILED, str(exc))
-        return Result(job.source, job.target, Status.DONE)
 
 
 def _seed(finished: Job, max_pixels: int) -> tuple[np.ndarray, np.ndarray] | None:
