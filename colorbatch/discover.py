@@ -67,3 +67,12 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not 1 <= k <= n:
         raise ValueError(f"shard K/N needs 1 <= K <= N, got {text!r}")
     return k, n
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (``a.PNG`` and ``a.png`` on a case-insensitive filesystem, a
+    link); False when either cannot be read."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

@@ -7,13 +7,20 @@ typed result of each, the run's summary, and the plan that turns a tree into job
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from colorbatch.discover import IMAGE_EXTENSIONS, PNG_COMPRESSION, in_shard, is_image_path, iter_files, natural_key
+from colorbatch.discover import (
+    IMAGE_EXTENSIONS,
+    PNG_COMPRESSION,
+    in_shard,
+    is_image_path,
+    iter_files,
+    natural_key,
+    same_file,
+)
 from colorbatch.errors import InvalidPathError
 from colorbatch.imaging import DEFAULT_MAX_PIXELS, output_suffix, peek_size
 from colorbatch.integrity import is_whole
@@ -134,6 +141,14 @@ class RunSummary:
         return self.done / self.seconds if self.seconds > 0 else 0.0
 
 
+OUTPUT_EXISTS = "output exists (use --overwrite)"
+
+
+def already_written(job: Job) -> Result:
+    """The result of a job whose output a previous run finished (kept unless ``--overwrite``)."""
+    return Result(job.source, job.target, Status.SKIPPED, OUTPUT_EXISTS)
+
+
 def check_paths(source: Path, out: Path) -> None:
     """Refuse a missing input, an output folder that is the input folder, inside it or around it,
     and an output that exists and is not a folder."""
@@ -166,13 +181,6 @@ def _linked_folder(target: Path, out: Path) -> Path | None:
             return folder
         folder = folder.parent
     return None
-
-
-def _is_same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _not_an_image(path: Path, named: bool, videos: bool = False) -> Result:
@@ -217,7 +225,7 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
             folder, claimed = relative.parent, {}
         suffix = path.suffix if video else output_suffix(path, options.fmt)
         target = single_file_target(source, out) or out / relative.with_suffix(suffix)
-        if _is_same_file(target, path):
+        if same_file(target, path):
             if source.is_file():
                 raise InvalidPathError(f"output {target} is the input {source} itself; choose another OUT")
             yield Result(path, target, Status.FAILED, f"output {target} is its own input; refused")
@@ -231,7 +239,7 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
             continue
         claimed[target] = path
         if not options.overwrite and (is_whole_video(target, path) if video else _finished(target, path)):
-            yield Result(path, target, Status.SKIPPED, "output exists (use --overwrite)")
+            yield Result(path, target, Status.SKIPPED, OUTPUT_EXISTS)
             continue
         yield ClipJob(path, relative, target, single=source.is_file()) if video else Job(path, relative, target)
     while unreadable:
@@ -268,8 +276,7 @@ def plan_sequences(plan: Iterator[Job | Result], out: Path, piece: int | None = 
         for start in range(0, len(frames), size):
             own = frames[start:start + size]
             if all(frame.done for frame in own):
-                yield from (Result(f.job.source, f.job.target, Status.SKIPPED, "output exists (use --overwrite)")
-                            for f in own)
+                yield from (already_written(f.job) for f in own)
                 continue
             first = max(0, start - SEQUENCE_OVERLAP)
             yield ClipJob(folder, target.relative_to(out), target, frames=frames[first:start + size],

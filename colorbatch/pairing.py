@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from colorbatch.discover import IMAGE_EXTENSIONS
+from colorbatch.discover import IMAGE_EXTENSIONS, same_file
 
 
 class AmbiguousPartnerError(ValueError):
@@ -21,7 +21,7 @@ def find_partner(root: Path, relative: Path) -> Path | None:
     found = []
     for suffix in dict.fromkeys((*IMAGE_EXTENSIONS, *(e.upper() for e in IMAGE_EXTENSIONS))):
         candidate = stem.with_name(stem.name + suffix)
-        if candidate.is_file() and not any(_same(candidate, seen) for seen in found):
+        if candidate.is_file() and not any(same_file(candidate, seen) for seen in found):
             found.append(candidate)
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
@@ -30,9 +30,3 @@ def find_partner(root: Path, relative: Path) -> Path | None:
     return found[0] if found else None
 
 
-def _same(a: Path, b: Path) -> bool:
-    """Two spellings of one file (``a.PNG`` and ``a.png`` on a case-insensitive filesystem)."""
-    try:
-        return a.samefile(b)
-    except OSError:
-        return False

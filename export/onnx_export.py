@@ -23,7 +23,7 @@ from colorbatch.atomic import atomic_path
 from colorbatch.errors import ExportError, InvalidPathError
 from colorbatch.hints import HINT_INPUTS
 from colorbatch.train.checkpoint import file_sha256, load_checkpoint, model_from_checkpoint
-from colorbatch.train.models import takes_hints
+from colorbatch.train.models import predicts_bins, takes_hints
 from colorbatch.vividness import DECODING_INPUTS, DEFAULT_CURVE, decoding_for, parse_curve
 
 from .verify import verify_against_torch
@@ -58,10 +58,6 @@ class WithHintInputs(WithDecodingInputs):
     def forward(self, gray: torch.Tensor, temperature: torch.Tensor, correction: torch.Tensor,
                 hints: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         return self.model(gray, temperature, correction, hints, reference)
-
-
-def has_decoding_inputs(model: torch.nn.Module) -> bool:
-    return hasattr(model, "bin_logits")
 
 
 @dataclass
@@ -134,7 +130,7 @@ def _torch_to_onnx(model: torch.nn.Module, path: Path, multiple: int, train_size
     side = max(train_size, 2 * multiple)
     example: tuple[torch.Tensor, ...] = (torch.rand(2, 1, side, side),)
     names = ["gray"]
-    decoding, hints = has_decoding_inputs(model), takes_hints(model)
+    decoding, hints = predicts_bins(model), takes_hints(model)
     if hints:
         bins = len(model.centres)
         model = WithHintInputs(model)
@@ -191,7 +187,7 @@ def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DE
     _check_writable(out)
     multiple = int(getattr(model, "size_multiple", 1))
     vividness = None
-    if has_decoding_inputs(model):
+    if predicts_bins(model):
         curve = parse_curve(vividness_curve) if vividness_curve is not None else DEFAULT_CURVE
         decoding_for(default_vividness, curve)  # checks the default lies in [0, 1]
         vividness = (curve, default_vividness)

@@ -381,6 +381,12 @@ def chroma_bins(decoder: tuple[int, ...] = (160, 96, 64), step: float = STEP, fl
     return kind(decoder=tuple(decoder), step=step, flip_average=flip_average, num_classes=num_classes)
 
 
+def predicts_bins(model: nn.Module) -> bool:
+    """Whether ``model`` predicts chroma bins (``BinnedChromaUNet`` and its hint model): it trains on
+    the bins' loss and exports with the decoding inputs (temperature, correction)."""
+    return isinstance(model, BinnedChromaUNet)
+
+
 def takes_hints(model: nn.Module) -> bool:
     """Whether ``model`` takes hints and a reference (``HintedBinnedChromaUNet``)."""
     return bool(getattr(model, "takes_hints", False))

@@ -34,7 +34,7 @@ from .device import autocast_dtype, pick_device
 from .encoders import load_pretrained_lite0
 from .evaluation import evaluate, format_metrics, predict
 from .losses import ColorizationLoss, LossWeights, load_vgg16_features
-from .models import CLASS_HEAD, count_parameters, create_model
+from .models import CLASS_HEAD, count_parameters, create_model, predicts_bins
 from .splits import class_count, load_splits, to_tensors
 
 log = logging.getLogger("colorbatch.train")
@@ -98,7 +98,7 @@ class Trainer:
             config = self.config = with_arch_kwargs(config, num_classes=class_count(config, splits))
         # channels_last: the layout oneDNN's and cuDNN's fastest convolutions take
         self.model = create_model(config.arch, **config.arch_kwargs)
-        self.binned = hasattr(self.model, "bin_logits")
+        self.binned = predicts_bins(self.model)
         if self.binned:
             prepare_binned_model(self.model, self.train_split, config)
         self.model = self.model.to(self.device, memory_format=torch.channels_last)

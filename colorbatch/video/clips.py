@@ -24,7 +24,7 @@ from colorbatch.color import rgb_to_chroma
 from colorbatch.colorize import ColorModel, lay_chroma, recombine_chroma
 from colorbatch.errors import ImageError
 from colorbatch.imaging import Decoded, decode, peek_size, read_rgb
-from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
+from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status, already_written
 from colorbatch.video.io import VideoReader, VideoWriter
 from colorbatch.video.keyframes import Key, KeyframeTrack, read_key, sequence_keyframes, video_keyframes
 from colorbatch.video.temporal import Stabiliser
@@ -215,7 +215,7 @@ class ClipColorizer:
         finished: Job | None = None
         for index, frame in enumerate(job.frames[job.warmup:], start=job.warmup):
             if frame.done:
-                decided(Result(frame.job.source, frame.job.target, Status.SKIPPED, "output exists (use --overwrite)"))
+                decided(already_written(frame.job))
                 finished = frame.job
                 continue
             seed = None
