@@ -45,8 +45,8 @@ from PIL import Image, ImageDraw
 from colorbatch.color import gray_u8, rgb_to_chroma, to_float
 from colorbatch.hints import sample_hints
 from colorbatch.metrics import hint_fidelity, hue_hits, psnr, warping_error
+from colorbatch.modelinfo import bundled_model_path
 from colorbatch.scoring import score_trees
-from colorbatch.session import bundled_model_path
 from colorbatch.video.flow import DisFlow, reliable, warp
 
 COUNTS = (0, 1, 2, 5, 10, 20, 50)

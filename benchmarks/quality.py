@@ -31,8 +31,9 @@ from pathlib import Path
 
 from common import DATA, RESULTS, WORK, colorbatch, every_nth, extracted, gray_copy, timed, write_results
 
+from colorbatch.modelinfo import bundled_model_path
 from colorbatch.scoring import score_trees
-from colorbatch.session import OnnxColorModel, bundled_model_path
+from colorbatch.session import OnnxColorModel
 
 SETS = {  # name: (folder under data/, tarball (None: made by a script), subset step for the sweep, for the table)
     "tiny-imagenet-64/val": ("tiny-imagenet-64/val", "tiny-imagenet-64.tar", 5, 10),

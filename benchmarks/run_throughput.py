@@ -316,8 +316,8 @@ def main() -> None:
     parser.add_argument("--scans-only", action="store_true", help="only the scans, this code against git's")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch loop (needs --checkpoint)")
     args = parser.parse_args()
-    from colorbatch.modelinfo import describe
-    from colorbatch.session import bundled_model_path, metadata_json
+    from colorbatch.modelinfo import bundled_model_path, describe
+    from colorbatch.session import metadata_json
 
     model = args.model or str(bundled_model_path())
     if args.photos_only or args.scans_only:

@@ -21,7 +21,8 @@ from colorbatch.color import chroma_to_rgb_u8, rgb_to_chroma
 from colorbatch.errors import HintsUnsupportedError, ImageError
 from colorbatch.hints import hints_from, reference_from, resize_hints
 from colorbatch.imaging import Decoded, decoded_from_image
-from colorbatch.session import ModelInfo, OnnxColorModel, no_hint_inputs
+from colorbatch.modelinfo import ModelInfo
+from colorbatch.session import OnnxColorModel, no_hint_inputs
 from colorbatch.upsample import GuidedUpsampler
 
 STRIP_ROWS = 32  # rows per strip of the bicubic recombination: its temporaries stay in cache

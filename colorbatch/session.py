@@ -13,84 +13,18 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from colorbatch.errors import DeviceError, HintsUnsupportedError, ModelError
 from colorbatch.hints import HINT_INPUTS
+from colorbatch.modelinfo import ModelInfo, bundled_model_path
 from colorbatch.runtime import import_onnxruntime, no_cuda_reason
-from colorbatch.vividness import DECODING_INPUTS, CurveError, decoding_for, parse_curve
+from colorbatch.vividness import DECODING_INPUTS, CurveError, decoding_for
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
-BUNDLED_MODEL = "colorbatch-default.onnx"
-
-
-def bundled_model_path() -> Path:
-    """The ONNX model shipped inside the package."""
-    path = Path(str(resources.files("colorbatch") / "models" / BUNDLED_MODEL))
-    if not path.is_file():
-        raise ModelError(
-            f"no bundled model at {path}: this build of colorbatch ships without one; "
-            f"pass --model PATH (train one with 'colorbatch train', export with 'colorbatch export')"
-        )
-    return path
-
-
-@dataclass
-class ModelInfo:
-    """What the runtime needs from a model's ``metadata_props``."""
-
-    arch: str = "unknown"
-    train_size: int = 32
-    working_size: int = 32
-    min_size: int | None = None  # smaller inputs are scaled up to this short side; None: train_size
-    size_multiple: int = 1
-    # chroma-bins models: decoding inputs, the vividness curve and the vividness used by default
-    vividness_curve: tuple | None = None
-    default_vividness: float | None = None
-    # hint models: the length of the reference input (the model's chroma bins); None: no hint inputs
-    reference_bins: int | None = None
-
-    @property
-    def takes_hints(self) -> bool:
-        return self.reference_bins is not None
-
-    def __post_init__(self) -> None:
-        if self.min_size is None:
-            self.min_size = self.train_size
-
-    @classmethod
-    def from_metadata(cls, props: dict[str, str]) -> ModelInfo:
-        def number(key: str, default: int) -> int:
-            try:
-                return int(props.get(key, default))
-            except ValueError:
-                raise ModelError(f"model metadata {key}={props[key]!r} is not an integer") from None
-
-        train_size = number("train_size", 32)
-        curve, default = None, None
-        if "vividness_curve" in props:
-            try:
-                curve = parse_curve(props["vividness_curve"])
-                default = float(props.get("default_vividness", 0.0))
-            except (CurveError, ValueError) as exc:
-                raise ModelError(f"model metadata vividness_curve/default_vividness: {exc}") from None
-        return cls(
-            arch=props.get("arch", "unknown"),
-            train_size=train_size,
-            working_size=number("working_size", train_size),
-            min_size=number("min_size", train_size),
-            size_multiple=number("size_multiple", 1),
-            vividness_curve=curve,
-            default_vividness=default,
-            reference_bins=(number("reference_bins", 0) or None) if "hint_inputs" in props else None,
-        )
-
-
 @contextlib.contextmanager
 def _captured_stderr():
     """Collect what native code writes to file descriptor 2 (onnxruntime's logger)."""

@@ -303,7 +303,7 @@ def test_an_exported_model_imports_back_to_a_checkpoint_that_fine_tunes_from_the
 def test_the_bundled_model_computes_what_its_pytorch_network_does():
     """Export parity of the shipped file: its weights, loaded back into the PyTorch architecture
     its metadata names, give the same colours as onnxruntime at both ends of the vividness curve."""
-    from colorbatch.session import bundled_model_path
+    from colorbatch.modelinfo import bundled_model_path
     from colorbatch.train.onnx_import import network_from_onnx
 
     path = bundled_model_path()

@@ -337,7 +337,7 @@ def test_pixels_in_flight_stay_within_the_budget(tmp_path, rng, colorizer):
 
 def test_network_size_scales_large_inputs_down_and_small_ones_up():
     from colorbatch.colorize import network_size
-    from colorbatch.session import ModelInfo
+    from colorbatch.modelinfo import ModelInfo
 
     info = ModelInfo(train_size=64, working_size=96)
     assert network_size(480, 320, info) == (144, 96)  # short side down to the working size
