@@ -81,6 +81,5 @@ def test_installed_builds_reads_pip_metadata():
 def test_every_package_folder_is_installed():
     """A wheel holds only the packages pyproject.toml lists (setuptools does not find sub-packages here)."""
     root = Path(__file__).parents[1] / "colorbatch"
-    folders = {"colorbatch." + str(p.parent.relative_to(root)).replace("/", ".") for p in root.rglob("__init__.py")}
-    folders = {f.replace("colorbatch..", "colorbatch") for f in folders}
+    folders = {".".join(("colorbatch", *p.parent.relative_to(root).parts)) for p in root.rglob("__init__.py")}
     assert folders <= set(PYPROJECT["tool"]["setuptools"]["packages"])
