@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import CancelledError, Executor, Future
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from colorbatch.atomic import sole_writer
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, RunSummary, Status, check_paths, plan_jobs, plan_sequences
+from colorbatch.stage import Settle, Stage
 from colorbatch.summary import Summary
 
 Record = Callable[[Result], None]
@@ -148,46 +148,27 @@ def chunked(jobs: Iterable[Job], size: int) -> Iterator[list[Job]]:
         yield chunk
 
 
-def run_bounded(executor: Executor, fn: Callable[[Any], Any], items: Iterable, settle: Callable[[Any, Future], None],
+def run_bounded(executor: Executor, fn: Callable[[Any], Any], items: Iterable, settle: Settle,
                 stopped: Stopped, window: int, weigh: Callable[[Any], int] | None = None,
                 budget: int | None = None) -> None:
     """Submit ``fn(item)`` for each item with at most ``window`` in flight (and, with ``weigh``, at
     most ``budget`` of weight together; a heavier item runs alone), and ``settle(item, future)``
-    each in the order submitted. Memory stays bounded however long ``items`` is.
+    each in the order submitted: a ``stage.Stage`` fed until ``stopped()``.
 
     On Ctrl-C the queued items are cancelled, the ones already running are settled, and the
     interruption goes on up.
     """
-    pending: deque[tuple[Any, Future, int]] = deque()
-    weight = 0
-
-    def settle_oldest() -> None:
-        nonlocal weight
-        item, future, item_weight = pending[0]
-        with contextlib.suppress(CancelledError):
-            future.exception()  # waits; an interruption while waiting leaves it queued, to be settled below
-        pending.popleft()
-        weight -= item_weight
-        if not future.cancelled():
-            settle(item, future)
-
+    stage = Stage(executor, fn, settle, window - 1, budget)  # window - 1 wait while the newest runs
     try:
         for item in items:
             if stopped():
                 break
-            item_weight = weigh(item) if weigh is not None else 0
-            while pending and (len(pending) >= window or (budget is not None and weight + item_weight > budget)):
-                settle_oldest()
-            pending.append((item, executor.submit(fn, item), item_weight))
-            weight += item_weight
+            stage.submit(item, weigh(item) if weigh is not None else 0)
     except KeyboardInterrupt:
-        for _, future, _ in pending:
-            future.cancel()
-        while pending:
-            settle_oldest()
+        stage.cancel()
+        stage.finish()
         raise
-    while pending:
-        settle_oldest()
+    stage.finish()
 
 
 def chunk_settler(work: Work, record: Record) -> Callable[[list[Job], Future], None]:

@@ -1,8 +1,9 @@
 """Colorizing jobs: the kind of work behind ``colorbatch run``.
 
 decode (thread pool) -> batch (by network shape) -> infer (one thread per inference stream) ->
-encode and write (thread pool) -> per-image results. Queues between stages are bounded, so memory
-does not grow with the number of files. ``ColorizeWork`` is what the engine distributes: in this
+encode and write (thread pool) -> per-image results. Each pool is a bounded ``stage.Stage`` and
+the pixels between decode and write stay within a budget, so memory does not grow with the number
+of files. ``ColorizeWork`` is what the engine distributes: in this
 process it streams the whole plan through one ``Pipeline``; on a cluster worker it runs a chunk
 with the model that worker process loaded once. Library code: it raises or returns results, never prints.
 """
@@ -10,8 +11,7 @@ with the model that worker process loaded once. Library code: it raises or retur
 from __future__ import annotations
 
 import functools
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -24,6 +24,7 @@ from colorbatch.hints import with_hints
 from colorbatch.imaging import Decoded, decode, peek_pixels, read_rgb
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
 from colorbatch.pairing import find_partner
+from colorbatch.stage import Stage
 from colorbatch.summary import score_pair
 from colorbatch.video.clips import ClipColorizer, FrameProgress
 from colorbatch.writing import write_output
@@ -32,34 +33,39 @@ PENDING_PIXEL_LIMIT = 64_000_000  # flush batches before this many decoded pixel
 
 
 class _Batcher:
-    """Groups decoded images by network shape; hands out full batches, or the largest group
-    when too many pixels are waiting."""
+    """Groups decoded images by network shape and hands each full batch to ``on_batch``; when
+    asked to ``advance`` (too many pixels wait), it hands on every group."""
 
-    def __init__(self, colorizer: ColorModel, batch_size: int) -> None:
+    def __init__(self, colorizer: ColorModel, batch_size: int, on_batch: Callable[[list], None]) -> None:
         self.colorizer = colorizer
         self.batch_size = batch_size
+        self.on_batch = on_batch
         self.groups: dict[tuple[int, int], list[tuple[Job, Decoded]]] = {}
         self.pixels = 0
 
-    def add(self, job: Job, decoded: Decoded) -> list[list[tuple[Job, Decoded]]]:
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def add(self, job: Job, decoded: Decoded) -> None:
         shape = self.colorizer.shape_for(decoded)
         group = self.groups.setdefault(shape, [])
         group.append((job, decoded))
         self.pixels += decoded.luma.size
-        ready = []
         if len(group) >= self.batch_size:
-            ready.append(self._take(shape))
+            self._hand_on(shape)
         while self.pixels > PENDING_PIXEL_LIMIT and self.groups:
-            ready.append(self._take(max(self.groups, key=lambda k: len(self.groups[k]))))
-        return ready
+            self._hand_on(max(self.groups, key=lambda k: len(self.groups[k])))
 
-    def drain(self) -> list[list[tuple[Job, Decoded]]]:
-        return [self._take(key) for key in list(self.groups)]
+    def advance(self) -> None:
+        for key in list(self.groups):
+            self._hand_on(key)
 
-    def _take(self, key: tuple[int, int]) -> list[tuple[Job, Decoded]]:
+    finish = advance
+
+    def _hand_on(self, key: tuple[int, int]) -> None:
         group = self.groups.pop(key)
         self.pixels -= sum(d.luma.size for _, d in group)
-        return group
+        self.on_batch(group)
 
 
 class Pipeline:
@@ -73,13 +79,82 @@ class Pipeline:
         self.in_flight = 0
         self.peak_pixels_in_flight = 0
 
+    def process(self, jobs: Iterator[Job], record: Record, stopped: Stopped) -> None:
+        """Colorize every job, ``record``-ing each result as it lands; after ``stopped()`` no new
+        image is decoded or inferred, and the writes already under way finish and are recorded."""
+        ahead = max(2 * self.options.batch_size, 2 * self.options.workers)
+        streams = self.colorizer.streams.count
+        with ThreadPoolExecutor(self.options.workers, "decode") as decode_pool, \
+                ThreadPoolExecutor(streams, "infer") as infer_pool, \
+                ThreadPoolExecutor(self.options.workers, "write") as write_pool:
+            writing = Stage(write_pool, self._write, lambda _, done: self._finished(done.result(), record), ahead)
+            inferring = Stage(infer_pool, self._infer, lambda _, done: self._to_writers(done.result(), writing, record),
+                              2 * streams - 1)  # every stream busy, one batch queued for each
+            batching = _Batcher(self.colorizer, self.options.batch_size, inferring.submit)
+            decoding = Stage(decode_pool, self._decode,
+                             lambda job, done: stopped() or self._to_batcher(job, done, batching, record), ahead)
+            try:
+                for job in jobs:
+                    if stopped():
+                        break
+                    self._make_room(job, (decoding, batching, inferring, writing), stopped)
+                    decoding.submit(job)
+                decoding.finish()
+                if not stopped():
+                    batching.finish()
+                inferring.finish()
+            except KeyboardInterrupt:
+                decoding.cancel()
+                inferring.cancel()
+                writing.finish()  # writes in flight are atomic and short: let them land and count them
+                raise
+            writing.finish()
+
+    def _make_room(self, job: Job, stages: tuple, stopped: Stopped) -> None:
+        """Take ``job``'s pixels into the budget, first moving the oldest work on until they fit
+        (or nothing is left: an image over the budget runs alone)."""
+        pixels = peek_pixels(job.source)
+        while self.in_flight + pixels > self.options.pixel_budget and not stopped():
+            busy = next((stage for stage in stages if len(stage)), None)
+            if busy is None:
+                break
+            busy.advance()
+        self.job_pixels[job.source] = pixels
+        self.in_flight += pixels
+        self.peak_pixels_in_flight = max(self.peak_pixels_in_flight, self.in_flight)
+
     def _decode(self, job: Job) -> Decoded:
         decoded = decode(job.source, self.options.max_pixels)
         if self.options.steered:
             decoded = with_hints(decoded, job.relative, self.options.hints, self.options.reference)
         return decoded
 
-    def _write(self, job: Job, rgb: np.ndarray, decoded: Decoded) -> Result:
+    def _to_batcher(self, job: Job, done: Future, batching: _Batcher, record: Record) -> None:
+        try:
+            decoded = done.result()
+        except ImageError as exc:
+            self._finished(Result(job.source, job.target, Status.FAILED, str(exc)), record)
+            return
+        batching.add(job, decoded)
+
+    def _infer(self, batch: list[tuple[Job, Decoded]]) -> list[tuple[Job, Decoded, np.ndarray | None, str]]:
+        try:
+            outputs = self.colorizer.colorize_same_shape([d for _, d in batch])
+            return [(job, d, rgb, "") for (job, d), rgb in zip(batch, outputs)]
+        except Exception as exc:  # onnxruntime's own error types; retry one by one below
+            if len(batch) == 1:
+                return [(batch[0][0], batch[0][1], None, f"{batch[0][0].source}: inference failed: {str(exc)[:200]}")]
+        return [item for single in batch for item in self._infer([single])]
+
+    def _to_writers(self, outputs: list, writing: Stage, record: Record) -> None:
+        for job, decoded, rgb, reason in outputs:
+            if rgb is None:
+                self._finished(Result(job.source, job.target, Status.FAILED, reason), record)
+            else:
+                writing.submit((job, rgb, decoded))
+
+    def _write(self, item: tuple[Job, np.ndarray, Decoded]) -> Result:
+        job, rgb, decoded = item
         result = write_output(job, rgb, decoded, self.options)
         if result.status is Status.DONE and self.options.truth is not None:
             self._score(job, rgb, result)
@@ -97,101 +172,9 @@ class Pipeline:
             return
         result.truth, result.score, result.pixels = partner, score, rgb.shape[0] * rgb.shape[1]
 
-    def _infer(self, batch: list[tuple[Job, Decoded]]) -> list[tuple[Job, Decoded, np.ndarray | None, str]]:
-        try:
-            outputs = self.colorizer.colorize_same_shape([d for _, d in batch])
-            return [(job, d, rgb, "") for (job, d), rgb in zip(batch, outputs)]
-        except Exception as exc:  # onnxruntime's own error types; retry one by one below
-            if len(batch) == 1:
-                return [(batch[0][0], batch[0][1], None, f"{batch[0][0].source}: inference failed: {str(exc)[:200]}")]
-        return [item for single in batch for item in self._infer([single])]
-
-    def process(self, jobs: Iterator[Job], record: Record, stopped: Stopped) -> None:
-        """Colorize every job, ``record``-ing each result as it lands; after ``stopped()`` no new
-        image is decoded or inferred, and the writes already under way finish and are recorded."""
-        ahead = max(2 * self.options.batch_size, 2 * self.options.workers)
-        streams = self.colorizer.streams.count
-        batcher = _Batcher(self.colorizer, self.options.batch_size)
-        decodes: deque[tuple[Job, Future]] = deque()
-        inferences: deque[Future] = deque()
-        writes: deque[Future] = deque()
-
-        def finished(result: Result) -> None:
-            self.in_flight -= self.job_pixels.pop(result.source, 0)
-            record(result)
-
-        with ThreadPoolExecutor(self.options.workers, "decode") as decode_pool, \
-                ThreadPoolExecutor(streams, "infer") as infer_pool, \
-                ThreadPoolExecutor(self.options.workers, "write") as write_pool:
-
-            def finish_writes(limit: int) -> None:
-                while len(writes) > limit:
-                    result = writes[0].result()  # an interruption while waiting keeps it queued
-                    writes.popleft()
-                    finished(result)
-
-            def finish_inferences(limit: int) -> None:
-                """Hand the oldest inferred batches to the writers, in the order they were sent."""
-                while len(inferences) > limit:
-                    outputs = inferences[0].result()
-                    inferences.popleft()
-                    for job, decoded, rgb, reason in outputs:
-                        if rgb is None:
-                            finished(Result(job.source, job.target, Status.FAILED, reason))
-                        else:
-                            writes.append(write_pool.submit(self._write, job, rgb, decoded))
-                    finish_writes(ahead)
-
-            def dispatch(batches) -> None:
-                for batch in batches:
-                    inferences.append(infer_pool.submit(self._infer, batch))
-                    finish_inferences(2 * streams - 1)  # every stream busy, one batch queued for each
-
-            def finish_decodes(limit: int) -> None:
-                while len(decodes) > limit and not stopped():
-                    job, future = decodes.popleft()
-                    try:
-                        decoded = future.result()
-                    except ImageError as exc:
-                        finished(Result(job.source, job.target, Status.FAILED, str(exc)))
-                        continue
-                    dispatch(batcher.add(job, decoded))
-
-            def make_room(pixels: int) -> None:
-                """Finish the oldest work until ``pixels`` more fit the budget (or nothing is left)."""
-                while self.in_flight + pixels > self.options.pixel_budget and not stopped():
-                    if decodes:
-                        finish_decodes(len(decodes) - 1)
-                    elif batcher.groups:
-                        dispatch(batcher.drain())
-                    elif inferences:
-                        finish_inferences(len(inferences) - 1)
-                    elif writes:
-                        finish_writes(len(writes) - 1)
-                    else:
-                        break
-
-            try:
-                for job in jobs:
-                    if stopped():
-                        break
-                    pixels = peek_pixels(job.source)
-                    make_room(pixels)
-                    self.job_pixels[job.source] = pixels
-                    self.in_flight += pixels
-                    self.peak_pixels_in_flight = max(self.peak_pixels_in_flight, self.in_flight)
-                    decodes.append((job, decode_pool.submit(self._decode, job)))
-                    finish_decodes(ahead)
-                finish_decodes(0)
-                if not stopped():
-                    dispatch(batcher.drain())
-                finish_inferences(0)
-            except KeyboardInterrupt:
-                for future in [*(f for _, f in decodes), *inferences]:
-                    future.cancel()
-                finish_writes(0)  # writes in flight are atomic and short: let them land and count them
-                raise
-            finish_writes(0)
+    def _finished(self, result: Result, record: Record) -> None:
+        self.in_flight -= self.job_pixels.pop(result.source, 0)
+        record(result)
 
 
 @functools.lru_cache(maxsize=4)
@@ -204,8 +187,9 @@ def load_model(spec: ModelSpec) -> ColorModel:
 class ColorizeWork(TreeWork):
     """Colorizing as the engine's kind of work. ``model`` is this process's loaded model (never
     pickled: a worker loads its own from ``spec``, once per process). Clips (videos, frame
-    sequences) run through ``clips.ClipColorizer`` as the plan reaches them; ``on_frames`` hears
-    their progress in frames (in this process only)."""
+    sequences) run through ``clips.ClipColorizer`` after the images, in the plan's order, so that
+    a film never keeps the images of the same run waiting; ``on_frames`` hears their progress in
+    frames (in this process only)."""
 
     spec: ModelSpec | None
     options: RunOptions
@@ -220,12 +204,12 @@ class ColorizeWork(TreeWork):
         if self.model is None:
             self.model = load_model(self.spec)
         pipeline = Pipeline(self.model, self.options)
-        clips = ClipColorizer(self.model, self.options, self.on_frames)
+        clip_jobs: list[ClipJob] = []
 
-        def images() -> Iterator[Job]:
+        def images() -> Iterator[Job]:  # the clips wait, so that a film does not hold back the images
             for job in jobs:
                 if isinstance(job, ClipJob):
-                    clips.run(job, record)
+                    clip_jobs.append(job)
                 else:
                     yield job
 
@@ -233,6 +217,11 @@ class ColorizeWork(TreeWork):
             pipeline.process(images(), record, stopped)
         finally:
             self.peak_pixels_in_flight = max(self.peak_pixels_in_flight, pipeline.peak_pixels_in_flight)
+        clips = ClipColorizer(self.model, self.options, self.on_frames)
+        for job in clip_jobs:
+            if stopped():
+                break
+            clips.run(job, record)
 
     def process_chunk(self, jobs: list[Job]) -> list[Result]:
         """One chunk on a cluster worker, whose model uses that worker's share of cores."""

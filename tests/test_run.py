@@ -482,3 +482,45 @@ def test_quiet_silences_progress_but_names_each_failed_file(tmp_path, tiny_onnx,
     result = CliRunner().invoke(cli, [command, str(source), str(tmp_path / "out"), "--quiet", *extra])
     assert result.exit_code == 3
     assert "failed:" in result.stderr and "broken.png" in result.stderr
+
+
+def test_a_stage_settles_in_order_within_its_window_and_budget():
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from colorbatch.stage import Stage, in_order
+
+    running, most, lock = [0], [0], threading.Lock()
+
+    def work(item: int) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.002 * (item % 3))  # later items often finish first
+        with lock:
+            running[0] -= 1
+        return item * item
+
+    settled = []
+    with ThreadPoolExecutor(8) as pool:
+        stage = Stage(pool, work, lambda item, done: settled.append((item, done.result(), len(stage))), window=3)
+        for item in range(30):
+            stage.submit(item)
+            assert len(stage) <= 3
+        stage.finish()
+    assert [(item, value) for item, value, _ in settled] == [(i, i * i) for i in range(30)]
+    assert most[0] <= 4  # the window, and the newest started before the oldest is waited for
+
+    weights = []
+    with ThreadPoolExecutor(8) as pool:
+        stage = Stage(pool, work, lambda item, done: None, window=10, budget=10)
+        for item, weight in enumerate([4, 4, 4, 12, 1]):
+            stage.submit(item, weight)
+            weights.append(stage.weight)
+        stage.finish()
+    assert weights == [4, 8, 8, 12, 1]  # within the budget; the item heavier than it runs alone
+
+    with ThreadPoolExecutor(2) as pool:
+        assert [(item, done.result()) for item, done in in_order(pool, work, range(7), window=2)] == \
+            [(i, i * i) for i in range(7)]

@@ -199,3 +199,19 @@ def test_a_container_that_cannot_hold_the_sound_fails_clearly_and_leaves_nothing
     assert result.exit_code == 3
     assert "out.webm" in result.output and "aac" in result.output
     assert list(tmp_path.iterdir()) == []  # no output, no temporary file
+
+
+def test_a_film_does_not_hold_back_the_images_of_its_run(tmp_path, clip, colorizer):
+    """The clip comes first in the plan ("a-film" sorts before the photos); its photos are written
+    first all the same, and the clip after them."""
+    import shutil
+
+    (tmp_path / "in").mkdir()
+    shutil.copyfile(clip, tmp_path / "in" / "a-film.mp4")
+    for index in range(6):
+        Image.fromarray(_scene(index)).convert("L").save(tmp_path / "in" / f"photo{index}.png")
+    arrivals = []
+    summary = colorizer.run(tmp_path / "in", tmp_path / "out", video=True,
+                            on_result=lambda r: arrivals.append(r.source.name))
+    assert summary.done == 7 and summary.failed == 0
+    assert arrivals[-1] == "a-film.mp4" and sorted(arrivals[:-1]) == [f"photo{i}.png" for i in range(6)]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from colorbatch.colorize import ColorModel, lay_chroma, recombine_chroma
 from colorbatch.errors import ImageError
 from colorbatch.imaging import Decoded, decode, peek_size, read_rgb
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status, already_written
+from colorbatch.stage import Stage, in_order
 from colorbatch.video.io import VideoReader, VideoWriter
 from colorbatch.video.keyframes import Key, KeyframeTrack, read_key, sequence_keyframes, video_keyframes
 from colorbatch.video.temporal import Stabiliser
@@ -99,15 +99,12 @@ class ClipColorizer:
         next batch while this one is stabilised and recombined; ``track`` brings keyframes in."""
         if track is not None:
             frames = _on_track(frames, track)
-        with ThreadPoolExecutor(1, "clip-infer") as infer:
-            pending: deque[tuple[list, Future]] = deque()
-            for batch in _batches(frames, self.options.batch_size, self.model):
-                inputs = [Decoded(f.luma, None, reference=f.reference) for f in batch]
-                pending.append((batch, infer.submit(self.model.predict_chroma, inputs)))
-                if len(pending) > 1:
-                    yield from self._finish(*pending.popleft(), stabiliser)
-            while pending:
-                yield from self._finish(*pending.popleft(), stabiliser)
+        def infer(batch: list[ClipFrame]) -> list[np.ndarray]:
+            return self.model.predict_chroma([Decoded(f.luma, None, reference=f.reference) for f in batch])
+
+        with ThreadPoolExecutor(1, "clip-infer") as pool:
+            for batch, done in in_order(pool, infer, _batches(frames, self.options.batch_size, self.model), window=1):
+                yield from self._finish(batch, done, stabiliser)
 
     @staticmethod
     def _finish(batch: list[ClipFrame], future: Future,
@@ -152,18 +149,18 @@ class ClipColorizer:
     def _encode(self, job: ClipJob, writer: VideoWriter, coloured: Iterator, total: int | None) -> int:
         """Encode on a writer thread (x264 runs its own threads too) while the next frames are coloured."""
         count = 0
-        with ThreadPoolExecutor(1, "clip-encode") as encoder:
-            writes: deque[Future] = deque()
-            for frame, rgb in coloured:
-                writes.append(encoder.submit(writer.write, rgb, frame.y_plane, frame.pts))
-                while len(writes) > 4:
-                    writes.popleft().result()
-                    count += 1
-                    self._progress(job, count, total)
-            for write in writes:
-                write.result()
-                count += 1
+
+        def written(_, done: Future) -> None:
+            nonlocal count
+            done.result()
+            count += 1
             self._progress(job, count, total)
+
+        with ThreadPoolExecutor(1, "clip-encode") as encoder:
+            writes = Stage(encoder, lambda item: writer.write(*item), written, window=4)
+            for frame, rgb in coloured:
+                writes.submit((rgb, frame.y_plane, frame.pts))
+            writes.finish()
         return count
 
     def _progress(self, job: ClipJob, count: int, total: int | None) -> None:
@@ -193,16 +190,13 @@ class ClipColorizer:
             self._progress(job, count, len(job.frames) - job.warmup)
 
         with ThreadPoolExecutor(self.options.workers, "frame-write") as writers:
-            writes: deque[Future] = deque()
+            writes = Stage(writers, lambda item: write_output(*item, self.options),
+                           lambda _, done: settle(done.result()), window=2 * self.options.workers)
             frames = prefetch(self._sequence_frames(job, stabiliser, decided.put), 2 * self.options.batch_size)
             for (frame, decoded), rgb in self.colour(frames, stabiliser, track):
-                if frame is None:  # a warm-up frame of the piece before
-                    continue
-                writes.append(writers.submit(write_output, frame, rgb, decoded, self.options))
-                while len(writes) > 2 * self.options.workers:
-                    settle(writes.popleft().result())
-            for write in writes:
-                settle(write.result())
+                if frame is not None:  # None: a warm-up frame of the piece before
+                    writes.submit((frame, rgb, decoded))
+            writes.finish()
         while not decided.empty():
             record(decided.get())
 
