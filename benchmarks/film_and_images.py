@@ -3,7 +3,7 @@
     python benchmarks/film_and_images.py --before /tmp/before [--after /tmp/after] [--images 500] [--rounds 1]
 
 One tree (made once under benchmarks/work/film-and-images/): the first ``--images`` photos of
-data/photos-large/val as gray JPEGs named 0000.jpg, 0001.jpg, ... and the cockatoo clip
+data/photos-large/val, made gray (PNG) and named 0000.png, 0001.png, ... and the cockatoo clip
 (280 frames, 1280x720, from ../shared/datasets/video/) named so that it sits in the middle of the
 plan. ``colorbatch run`` (the Python API, bundled model, CPU) colours it with this checkout's code
 and with the code in ``--before`` (a git worktree of an older commit), alternated, each in a fresh
@@ -46,7 +46,7 @@ colorizer = Colorizer(device="cpu")
 arrivals = []
 started = time.perf_counter()
 on_result = lambda result: arrivals.append((str(result.source), str(result.status), time.perf_counter() - started))
-summary = colorizer.run(Path(sys.argv[1]), Path(sys.argv[2]), on_result=on_result)
+summary = colorizer.run(Path(sys.argv[1]), Path(sys.argv[2]), on_result=on_result, video=True)
 print(json.dumps({"code": colorbatch.__file__, "arrivals": arrivals, "failed": summary.failed}))
 """
 
@@ -87,8 +87,8 @@ def one_run(tree: Path, code: Path | None, name: str) -> dict:
     if not found["code"].startswith(str(expected)):
         raise SystemExit(f"{name} imported colorbatch from {found['code']}, not from {expected}")
     arrivals = found["arrivals"]
-    photos = [t for source, status, t in arrivals if source.endswith(".jpg") and status == "done"]
-    film = next(t for source, status, t in arrivals if source.endswith(".mp4"))
+    photos = [t for source, status, t in arrivals if not source.endswith(".mp4") and status == "done"]
+    film = next(t for source, status, t in arrivals if source.endswith(".mp4") and status == "done")
     return {"code": name, "photos done": len(photos), "failed": found["failed"],
             "last photo s": round(max(photos), 1), "film s": round(film, 1),
             "whole run s": round(max(t for _, _, t in arrivals), 1),

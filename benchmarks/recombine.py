@@ -4,8 +4,8 @@
 
 Recombination lays the network's chroma onto the full-resolution luminance: bicubic chroma
 upsample, colour conversion, gamut fit, rounding. The previous code (`previous` below, the body of
-colorize.recombine before the change, built from the same shared functions) ran on one thread with
-image-sized temporaries; the new one (colorize.recombine) upsamples one plane per thread and
+recombine before the change, built from the same shared functions) ran on one thread with
+image-sized temporaries; the new one (colorbatch.recombine.recombine) upsamples one plane per thread and
 converts in strips over the cores; both must give the same bytes. The default recombination
 (the guided filter of colorbatch.upsample, which follows the luminance's edges) is timed beside
 them: the bar is <= 0.25 s on the bundled model's colours for the scan (the vivid stand-in is
@@ -22,8 +22,8 @@ from common import write_results
 from PIL import Image
 
 from colorbatch.color import chroma_to_rgb, rgb_to_chroma, to_uint8
-from colorbatch.colorize import (
-    ColorModel,
+from colorbatch.model import ColorModel
+from colorbatch.recombine import (
     _resize,
     cpu_cores,
     network_input,

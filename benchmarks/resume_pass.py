@@ -17,7 +17,7 @@ from pathlib import Path
 
 from common import WORK, cifar_test_gray, colorbatch, write_results
 
-import colorbatch.jobs as jobs
+import colorbatch.plan as plan
 from colorbatch.api import Colorizer
 
 
@@ -38,7 +38,7 @@ def _done_outputs(gray: Path) -> Path:
 
 
 def _resume_seconds(colorizer: Colorizer, gray: Path, out: Path, check) -> float:
-    jobs._finished = check
+    plan._finished = check
     started = time.perf_counter()
     summary = colorizer.run(gray, out)
     seconds = time.perf_counter() - started
@@ -53,12 +53,12 @@ def main() -> None:
     gray = cifar_test_gray()
     out = _done_outputs(gray)
     colorizer = Colorizer(device="cpu")
-    whole = jobs._finished
+    whole = plan._finished
     times: dict[str, list[float]] = {"size only (before)": [], "whole file (after)": []}
     for _ in range(args.rounds):
         times["size only (before)"].append(_resume_seconds(colorizer, gray, out, _size_only))
         times["whole file (after)"].append(_resume_seconds(colorizer, gray, out, whole))
-    jobs._finished = whole
+    plan._finished = whole
     before = min(times["size only (before)"])
     rows = [{"check": name, "outputs": 10_000, "best s": min(ts), "median s": statistics.median(ts),
              "rounds": ", ".join(f"{t:.2f}" for t in ts), "vs before": min(ts) / before}

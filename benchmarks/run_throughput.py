@@ -83,15 +83,16 @@ def worker_model_only(model: str, source: str, out: str, size: str = "") -> dict
 
     import numpy as np
 
-    from colorbatch.colorize import ColorModel, network_input
     from colorbatch.imaging import decode
     from colorbatch.jobs import RunOptions
+    from colorbatch.model import ColorModel
+    from colorbatch.recombine import network_input
 
     colorizer = ColorModel(model, device="cpu", size=int(size) if size else None)
     groups: dict[tuple[int, int], list[np.ndarray]] = {}
     for path in _files(Path(source), None, ("*.png", "*.jpg")):
         decoded = decode(path)
-        shape = colorizer.shape_for(decoded)
+        shape = colorizer.shape_for(decoded.luma)
         groups.setdefault(shape, []).append(network_input(decoded.luma, shape))
     batch_size = RunOptions().batch_size
     batches = [np.stack(items[i:i + batch_size]) for items in groups.values() for i in range(0, len(items), batch_size)]
@@ -109,7 +110,8 @@ class _PassThrough:
     provider = "none"
 
     def __init__(self) -> None:
-        from colorbatch.colorize import Streams, cpu_cores
+        from colorbatch.model import Streams
+        from colorbatch.recombine import cpu_cores
 
         self.streams = Streams(cpu_cores(), 1)
 

@@ -24,9 +24,10 @@ from scipy.ndimage import uniform_filter
 
 from colorbatch import upsample
 from colorbatch.color import gray_u8
-from colorbatch.colorize import ColorModel, recombine_chroma
-from colorbatch.imaging import Decoded, read_rgb
+from colorbatch.imaging import read_rgb
 from colorbatch.metrics import colourfulness, hue_hits, psnr
+from colorbatch.model import ColorModel
+from colorbatch.recombine import recombine_chroma
 
 SETS = {"cbsd68": ("photos-eval/cbsd68", 1), "mcmaster": ("photos-eval/mcmaster", 1),
         "photos-large/val": ("photos-large/val", 10), "tiny-imagenet-64/val": ("tiny-imagenet-64/val", 10)}
@@ -55,7 +56,7 @@ def evaluate(model: ColorModel, set_name: str) -> list[dict]:
     for path in paths:
         truth = read_rgb(path)
         luma = gray_u8(truth).astype(np.float32) / 255
-        chroma = model.predict_chroma([Decoded(luma, None)])[0]
+        chroma = model.predict_chroma([luma])[0]
         for name, variant in VARIANTS:
             out = upsampled(luma, chroma, variant)
             scores[name]["psnr"].append(psnr(out, truth))
@@ -74,7 +75,7 @@ def borders(model: ColorModel, set_name: str = "cbsd68", photos: int = 3, crop: 
     for path in files(DATA / SETS[set_name][0], 1)[:photos]:
         truth = read_rgb(path)
         luma = gray_u8(truth).astype(np.float32) / 255
-        chroma = model.predict_chroma([Decoded(luma, None)])[0]
+        chroma = model.predict_chroma([luma])[0]
         bicubic, guided = upsampled(luma, chroma, None), recombine_chroma(luma, chroma)
         difference = uniform_filter(np.abs(bicubic.astype(np.float32) - guided).sum(axis=-1), crop // 2)
         y, x = np.unravel_index(np.argmax(difference), difference.shape)

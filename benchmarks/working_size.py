@@ -21,8 +21,8 @@ import numpy as np
 from common import write_results
 
 from colorbatch.color import gray_u8
-from colorbatch.colorize import ColorModel
 from colorbatch.imaging import read_rgb
+from colorbatch.model import ColorModel
 from colorbatch.samples import sample_images
 from colorbatch.summary import summarise
 

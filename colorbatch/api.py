@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from colorbatch import colorize
 from colorbatch.engine import Distributor, run_tree
 from colorbatch.hints import check_hint_paths
 from colorbatch.jobs import ClipJob, Result, RunOptions, RunSummary
+from colorbatch.model import ColorModel
 from colorbatch.pipeline import ColorizeWork
 from colorbatch.run_report import RunReport, report_context
 
 
-class Colorizer(colorize.ColorModel):
+class Colorizer(ColorModel):
     """``Colorizer(model=None, device="auto")``: ``.colorize(image)`` and ``.run(input, out)``."""
 
     def run(self, source: str | Path, out: str | Path, options: RunOptions | None = None,

@@ -1,6 +1,6 @@
 """The batch engine: one way to execute a plan, whatever the kind of job.
 
-A plan (``jobs.plan_jobs`` for run and gray, pairs for score) yields ``Job``s and the results
+A plan (``plan.plan_jobs`` for run and gray, pairs for score) yields ``Job``s and the results
 decided without work (skipped, not an image, refused). The engine hands the jobs to a
 distributor, which runs them as their kind of work (``Work``) asks: in this process
 (``LocalDistributor``, the default) or in chunks on a Dask cluster
@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from colorbatch.atomic import sole_writer
-from colorbatch.jobs import ClipJob, Job, Result, RunOptions, RunSummary, Status, check_paths, plan_jobs, plan_sequences
+from colorbatch.jobs import ClipJob, Job, Result, RunOptions, RunSummary, Status
+from colorbatch.plan import check_paths, plan_jobs, plan_sequences
+from colorbatch.scores import ScoreSummary
 from colorbatch.stage import Settle, Stage
-from colorbatch.summary import Summary
 
 Record = Callable[[Result], None]
 SEQUENCE_PIECE = 512  # frames of a sequence per cluster task
@@ -115,7 +116,7 @@ def run_tree(source: Path, out: Path, work: Work, options: RunOptions, distribut
     """Mirror the tree ``source`` into ``out`` with ``work`` (run and gray): plan, execute, and
     count every result into the returned summary."""
     check_paths(source, out)
-    summary = RunSummary(provider=provider, scores=Summary() if options.truth is not None else None)
+    summary = RunSummary(provider=provider, scores=ScoreSummary() if options.truth is not None else None)
     plan = plan_jobs(source, out, options)
     if options.sequence:  # on a cluster, long sequences are cut into pieces that run in parallel
         plan = plan_sequences(plan, out, piece=None if distributor is None else SEQUENCE_PIECE)

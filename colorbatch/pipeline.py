@@ -17,15 +17,15 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from colorbatch.colorize import ColorModel, ModelSpec
 from colorbatch.engine import Record, Stopped, TreeWork
 from colorbatch.errors import ImageError
 from colorbatch.hints import with_hints
 from colorbatch.imaging import Decoded, decode, peek_pixels, read_rgb
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
+from colorbatch.model import ColorModel, ModelSpec
 from colorbatch.pairing import find_partner
+from colorbatch.scores import score_pair
 from colorbatch.stage import Stage
-from colorbatch.summary import score_pair
 from colorbatch.video.clips import ClipColorizer, FrameProgress
 from colorbatch.writing import write_output
 
@@ -47,7 +47,7 @@ class _Batcher:
         return len(self.groups)
 
     def add(self, job: Job, decoded: Decoded) -> None:
-        shape = self.colorizer.shape_for(decoded)
+        shape = self.colorizer.shape_for(decoded.luma)
         group = self.groups.setdefault(shape, [])
         group.append((job, decoded))
         self.pixels += decoded.luma.size

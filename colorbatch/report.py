@@ -1,4 +1,4 @@
-"""Score reports: ``.json`` (definitions, aggregate, per-image rows), ``.csv`` (per-image rows)
+"""Reports of ``score`` and ``run``: ``.json`` (definitions, aggregate, per-image rows), ``.csv`` (per-image rows)
 or ``.html`` (a self-contained page: summary, PSNR histogram, thumbnails of worst, best and a
 random sample). Rows stream in; memory stays bounded (a spool file, fixed-size picks)."""
 
@@ -25,19 +25,13 @@ from colorbatch.color import gray_u8
 from colorbatch.errors import printable
 from colorbatch.imaging import encode, read_rgb
 from colorbatch.metrics import DEFINITIONS
+from colorbatch.scores import AGGREGATE_BY_KEY, ImageScore
 
 REPORT_SUFFIXES = (".json", ".csv", ".html")
-ROW_FIELDS = ("image", "status", "reason", "psnr", "ssim", "colourfulness", "colourfulness_truth", "hue_hits",
+SCORE_FIELDS = ("psnr", "ssim", "colourfulness", "colourfulness_truth", "hue_hits")  # an image's scores in its row
+ROW_FIELDS = ("image", "status", "reason", *SCORE_FIELDS,
               "baseline_psnr", "baseline_ssim", "prediction", "truth", "error")
 THUMBS = 8
-METRIC_LABELS = {  # aggregate key -> what a reader sees
-    "scored": "images scored", "infinite": "identical to the truth (PSNR infinite)",
-    "psnr_mean": "PSNR, mean (dB)", "psnr_median": "PSNR, median (dB)", "psnr_p5": "PSNR, 5th percentile (dB)",
-    "psnr_pooled": "PSNR of the pooled MSE (dB)", "ssim_mean": "SSIM, mean (0 to 1)",
-    "colourfulness_mean": "colourfulness, mean (Hasler-Süsstrunk)",
-    "colourfulness_truth_mean": "colourfulness of the truth, mean",
-    "hue_hits_mean": "hue hits, mean (0 to 1: objects in their own colours)",
-}
 MAX_FAILURES_SHOWN = 200
 THUMB_SIDE = 200
 HIST_RANGE = (10, 50)
@@ -48,6 +42,15 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
+
+
+def score_columns(score: ImageScore | None, baseline: ImageScore | None = None) -> dict:
+    """An image's scores as the columns of its report row (blank when it was not scored), the
+    same for ``run --truth`` and ``score``; with ``baseline``, its no-colour scores too."""
+    columns = {name: None if score is None else getattr(score, name) for name in SCORE_FIELDS}
+    if baseline is not None:
+        columns.update(baseline_psnr=baseline.psnr, baseline_ssim=baseline.ssim)
+    return columns
 
 
 def check_report_path(path: Path) -> None:
@@ -147,7 +150,7 @@ class ReportWriter:
         aggregate = header.get("aggregate", {})
         baseline = header.get("baseline") or {}
         rows = "".join(
-            f"<tr><th>{html.escape(METRIC_LABELS.get(key, key))}</th><td>{_fmt(value)}</td>"
+            f"<tr><th>{html.escape(_described(key))}</th><td>{_fmt(value)}</td>"
             + (f"<td>{_fmt(baseline.get(key, ''))}</td>" if baseline else "") + "</tr>"
             for key, value in aggregate.items()
         )
@@ -206,6 +209,10 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list):
         return [json_safe(v) for v in value]
     return _clean(value)
+
+
+def _described(key: str) -> str:
+    return AGGREGATE_BY_KEY[key].description if key in AGGREGATE_BY_KEY else key
 
 
 def _fmt(value: Any) -> str:

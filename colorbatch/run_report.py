@@ -13,7 +13,7 @@ from pathlib import Path
 from colorbatch import __version__
 from colorbatch.errors import printable
 from colorbatch.jobs import Result, RunSummary, Status
-from colorbatch.report import ReportWriter
+from colorbatch.report import ReportWriter, score_columns
 
 
 def report_context(model: Path | None = None, **fields) -> dict:
@@ -39,13 +39,8 @@ class RunReport:
     def add(self, result: Result) -> None:
         if result.status is Status.UNSUPPORTED:
             return
-        score = result.score
         self.writer.add({"image": str(result.source), "input": str(result.source), "status": str(result.status),
-                         "reason": result.reason,
-                         "psnr": score and score.psnr, "ssim": score and score.ssim,
-                         "colourfulness": score and score.colourfulness,
-                         "colourfulness_truth": score and score.colourfulness_truth,
-                         "hue_hits": score and score.hue_hits,
+                         "reason": result.reason, **score_columns(result.score),
                          "prediction": str(result.target) if result.target else None,
                          "truth": str(result.truth) if result.truth else None})
 

@@ -2,14 +2,13 @@
 
 Predictions and truth pair by relative path, ignoring the extension. Each pair is a job of the
 engine (``ScoreWork``): scored in chunks on this machine's processes (SSIM holds the GIL, so
-threads would not help) or on a Dask cluster, from a lazy plan, and folded into ``Summary`` in
+threads would not help) or on a Dask cluster, from a lazy plan, and folded into ``ScoreSummary`` in
 plan order as they arrive, so memory does not grow with the number of images and the numbers
 do not depend on where they were computed.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +19,16 @@ from colorbatch.errors import ImageError, InvalidPathError, printable
 from colorbatch.imaging import read_rgb
 from colorbatch.jobs import Job, Result, Status
 from colorbatch.pairing import AmbiguousPartnerError, find_partner
-from colorbatch.summary import Summary, gray_baseline, score_pair
+from colorbatch.report import ReportWriter, score_columns
+from colorbatch.scores import ScoreSummary, gray_baseline, score_pair
 
 CHUNK = 64  # pairs per task on a local process: a task costs more than one small pair
 
 
 @dataclass
 class ScoreResult:
-    summary: Summary
-    baseline: Summary | None
+    summary: ScoreSummary
+    baseline: ScoreSummary | None
     unmatched_pred: list[str] = field(default_factory=list)
     unmatched_truth: list[str] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
@@ -66,12 +66,7 @@ def report_row(result: Result, relative: str) -> dict:
     if result.status is Status.FAILED:
         row["error"] = result.reason
         return row
-    score = result.score
-    row.update(psnr=score.psnr, mse=score.mse, ssim=score.ssim, colourfulness=score.colourfulness,
-               colourfulness_truth=score.colourfulness_truth, hue_hits=score.hue_hits, pixels=result.pixels)
-    if result.baseline is not None:
-        row.update(baseline_psnr=result.baseline.psnr, baseline_mse=result.baseline.mse,
-                   baseline_ssim=result.baseline.ssim)
+    row.update(score_columns(result.score, result.baseline))
     return row
 
 
@@ -137,14 +132,13 @@ def score_trees(pred_dir: Path, truth_dir: Path, jobs: int = -1, baseline: bool 
     default on ``jobs`` processes here). ``on_result`` sees each pair's ``Result``; ``report``
     (.json, .csv or .html) is written as ``colorbatch score --report`` writes it, its header
     (also ``ScoreResult.header``) describing the run with ``context`` (default: how it was made)."""
-    from colorbatch.report import ReportWriter
     from colorbatch.run_report import report_context
 
     for folder, label in ((pred_dir, "prediction"), (truth_dir, "truth")):
         if not Path(folder).is_dir():
             raise InvalidPathError(f"{folder}: {label} folder does not exist")
     writer = ReportWriter(Path(report)) if report is not None else None
-    result = ScoreResult(Summary(), Summary() if baseline else None)
+    result = ScoreResult(ScoreSummary(), ScoreSummary() if baseline else None)
 
     def fold(scored: Result) -> None:
         relative = scored.source.relative_to(pred_dir).as_posix()
@@ -184,9 +178,3 @@ def score_header(result: ScoreResult, context: dict) -> dict:
                       "truth_without_prediction": [printable(n) for n in result.unmatched_truth]},
         "failed": [{k: printable(v) for k, v in failure.items()} for failure in result.failed],
     }
-
-
-def format_db(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return "inf" if math.isinf(value) else f"{value:.2f}"

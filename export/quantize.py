@@ -13,11 +13,12 @@ import numpy as np
 
 from colorbatch.atomic import atomic_path
 from colorbatch.color import gray_u8
-from colorbatch.colorize import ColorModel, network_input
 from colorbatch.discover import iter_images
 from colorbatch.errors import ExportError, ImageError
 from colorbatch.imaging import decoded_from_image, read_rgb
-from colorbatch.summary import summarise
+from colorbatch.model import ColorModel
+from colorbatch.recombine import network_input
+from colorbatch.scores import summarise
 
 CALIBRATION_LIMIT = 256
 
@@ -44,7 +45,7 @@ def calibration_images(folder: Path | None, limit: int = CALIBRATION_LIMIT) -> l
 def _network_batches(colorizer: ColorModel, images: list[np.ndarray]) -> list[np.ndarray]:
     """Each image as the runtime feeds it to the network: gray, at the network's size."""
     decoded = [decoded_from_image(gray_u8(rgb)) for rgb in images]
-    return [network_input(d.luma, colorizer.shape_for(d))[None] for d in decoded]
+    return [network_input(d.luma, colorizer.shape_for(d.luma))[None] for d in decoded]
 
 
 class _Reader:

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from colorbatch.color import gray_u8
-from colorbatch.colorize import network_input
 from colorbatch.hints import sample_hints
+from colorbatch.recombine import network_input
 from colorbatch.train.models import takes_hints
 from colorbatch.vividness import DECODING_INPUTS
 

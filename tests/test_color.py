@@ -81,7 +81,7 @@ def test_fused_recombination_is_bit_identical_to_the_reference(rng):
 
 @pytest.mark.parametrize("shape", [(32, 32), (700, 517)])  # one thread; strips over the cores
 def test_bicubic_recombination_keeps_the_reference_bytes_at_any_size(rng, shape):
-    from colorbatch.colorize import _resize, recombine_chroma
+    from colorbatch.recombine import _resize, recombine_chroma
 
     luma = rng.random(shape, dtype=np.float32)
     rgb_net = rng.random((3, 24, 20), dtype=np.float32) * 1.4 - 0.2

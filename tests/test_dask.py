@@ -21,7 +21,8 @@ from colorbatch.cli import cli
 from colorbatch.color import gray_u8
 from colorbatch.engine import execute
 from colorbatch.grayscale import GrayWork
-from colorbatch.jobs import RunOptions, RunSummary, Status, plan_jobs
+from colorbatch.jobs import RunOptions, RunSummary, Status
+from colorbatch.plan import plan_jobs
 from tests.conftest import random_rgb, write_color_tree
 
 distributed = pytest.importorskip("distributed")

@@ -70,7 +70,7 @@ def test_metadata_round_trips_through_info(tiny_checkpoint, tiny_onnx, seed_onnx
 
 
 def test_working_and_minimum_sizes_reach_the_runtime(tmp_path, tiny_checkpoint):
-    from colorbatch.colorize import network_size
+    from colorbatch.recombine import network_size
     from colorbatch.session import OnnxColorModel
 
     result = export_checkpoint(tiny_checkpoint, tmp_path / "sized.onnx", working_size=96, min_size=48)
@@ -131,8 +131,8 @@ def test_info_errors(tmp_path):
 
 
 def test_fp16_and_int8_copies_run_and_stay_close(tmp_path, tiny_onnx):
-    from colorbatch.colorize import ColorModel
     from colorbatch.export.quantize import _network_batches, calibration_images, compare, write_fp16, write_int8
+    from colorbatch.model import ColorModel
 
     images = calibration_images(None)[:3]
     write_fp16(tiny_onnx, tmp_path / "m.fp16.onnx")
@@ -204,7 +204,7 @@ def test_unwritable_output_folder_is_refused_before_any_work(tmp_path, tiny_chec
 
 
 def test_export_copies_are_written_atomically_and_load(tmp_path, tiny_checkpoint):
-    from colorbatch.colorize import ColorModel
+    from colorbatch.model import ColorModel
 
     result = CliRunner().invoke(cli, ["export", str(tiny_checkpoint), "-o", str(tmp_path / "m.onnx"),
                                       "--fp16-weights", "--fp16"])

@@ -5,7 +5,7 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from colorbatch import metrics
-from colorbatch.summary import Summary, score_pair
+from colorbatch.scores import ScoreSummary, score_pair
 
 
 def test_psnr_of_constant_offset_matches_hand_value():
@@ -57,7 +57,7 @@ def test_colourfulness_of_gray_is_zero_and_solid_colour_is_known(rng):
 
 def test_summary_pools_mse_and_separates_infinite(rng):
     truth = np.full((4, 4, 3), 50, np.uint8)
-    summary = Summary()
+    summary = ScoreSummary()
     summary.add(score_pair(truth, truth), 16)
     summary.add(score_pair(truth + 10, truth), 16)
     aggregate = summary.aggregate()
@@ -79,7 +79,7 @@ def _hue_wheel(hues_deg, side=40, radius=0.15, luma=0.5):
 
 
 def test_hue_hits_gray_scores_zero_and_the_truth_one():
-    from colorbatch.summary import gray_baseline
+    from colorbatch.scores import gray_baseline
 
     truth = _hue_wheel([10, 100, 190, 280])
     assert metrics.hue_hits(truth, truth) == 1.0
@@ -106,7 +106,7 @@ def test_hue_hits_weighs_each_sector_alike_and_ignores_tiny_ones():
 def test_hue_hits_of_a_gray_truth_is_undefined_and_left_out_of_means():
     gray = np.full((8, 8, 3), 90, np.uint8)
     assert math.isnan(metrics.hue_hits(gray, gray))
-    summary = Summary()
+    summary = ScoreSummary()
     summary.add(score_pair(gray, gray), 64)
     truth = _hue_wheel([15])
     summary.add(score_pair(truth, truth), truth.shape[0] * truth.shape[1])

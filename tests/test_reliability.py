@@ -240,16 +240,16 @@ def test_max_pixels_is_the_one_limit(tmp_path):
 def test_an_unreadable_folder_is_reported(tmp_path, rng, tiny_onnx, monkeypatch):
     """os.walk reports a folder it cannot list through its error callback; the run reports it as a
     failure naming the folder (a real chmod cannot be tested as root, so the walk reports it here)."""
-    import colorbatch.jobs as jobs
+    import colorbatch.plan as plan
 
     _gray_images(tmp_path / "in", rng, count=2)
-    real_iter_files = jobs.iter_files
+    real_iter_files = plan.iter_files
 
     def iter_files(root, on_error=None):
         on_error(PermissionError(13, "Permission denied", str(tmp_path / "in" / "locked")))
         yield from real_iter_files(root, on_error)
 
-    monkeypatch.setattr(jobs, "iter_files", iter_files)
+    monkeypatch.setattr(plan, "iter_files", iter_files)
     result = _invoke("run", tmp_path / "in", tmp_path / "out", "--model", tiny_onnx)
     assert result.exit_code == 3 and "locked: cannot list folder (Permission denied)" in result.output
     assert "2 done" in result.output

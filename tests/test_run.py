@@ -88,8 +88,7 @@ def test_mixed_sizes_keep_their_size_and_luminance(tmp_path, rng, colorizer):
 
 def test_large_input_uses_working_size_and_full_resolution_luminance(rng, colorizer):
     gray = gray_u8(random_rgb(rng, 256, 384))
-    assert colorizer.shape_for(__import__("colorbatch.imaging", fromlist=["Decoded"]).Decoded(
-        gray.astype(np.float32) / 255, None)) == (32, 48)
+    assert colorizer.shape_for(gray.astype(np.float32) / 255) == (32, 48)
     out = np.asarray(colorizer.colorize(gray))
     assert out.shape == (256, 384, 3)
     assert np.abs(luminance(out.astype(np.float32)) - gray).max() <= 1.0
@@ -336,8 +335,8 @@ def test_pixels_in_flight_stay_within_the_budget(tmp_path, rng, colorizer):
 
 
 def test_network_size_scales_large_inputs_down_and_small_ones_up():
-    from colorbatch.colorize import network_size
     from colorbatch.modelinfo import ModelInfo
+    from colorbatch.recombine import network_size
 
     info = ModelInfo(train_size=64, working_size=96)
     assert network_size(480, 320, info) == (144, 96)  # short side down to the working size

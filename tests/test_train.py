@@ -34,6 +34,22 @@ def test_every_model_honours_the_contract_and_backpropagates(name):
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
 
 
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_trains_through_one_entry_point_with_one_typed_result(name):
+    from colorbatch.train.models import TrainOutputs, predicts_bins
+
+    model = create_model(name, **TINY[name], **({"num_classes": 5} if name in ("chroma-unet", "chroma-bins") else {}))
+    gray = torch.rand(2, 1, 32, 64)
+    outputs = model.train_outputs(gray)
+    assert isinstance(outputs, TrainOutputs) and outputs.rgb.shape == (2, 3, 32, 64)
+    assert (outputs.bin_logits is not None) == predicts_bins(model)
+    assert (outputs.class_logits is not None) == (name in ("chroma-unet", "chroma-bins"))
+    if outputs.class_logits is not None:
+        assert outputs.class_logits.shape == (2, 5)
+    if predicts_bins(model):  # the bin loss alone needs no decoded colour
+        assert model.train_outputs(gray, rgb=False).rgb is None
+
+
 def test_chroma_unet_keeps_luminance_and_accepts_any_size():
     from colorbatch.train.color import luminance
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from colorbatch import colorize
+from colorbatch import recombine
 from colorbatch.color import gray_u8
-from colorbatch.colorize import recombine_chroma
+from colorbatch.recombine import recombine_chroma
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (2, 3), (7, 5), (64, 64), (301, 199)])
@@ -48,6 +48,6 @@ def test_bands_spread_over_threads_give_what_one_band_gives(monkeypatch):
     luma = rng.integers(0, 256, (700, 500)).astype(np.float32) / 255  # above PARALLEL_PIXELS: in bands
     chroma = (rng.random((20, 14, 2)) - 0.5).astype(np.float32) * 0.4
     banded = recombine_chroma(luma, chroma)
-    monkeypatch.setattr(colorize, "PARALLEL_PIXELS", luma.size + 1)
+    monkeypatch.setattr(recombine, "PARALLEL_PIXELS", luma.size + 1)
     whole = recombine_chroma(luma, chroma)
     assert np.abs(banded.astype(int) - whole).max() <= 1  # float rounding at band edges, at most one level

@@ -12,7 +12,8 @@ from PIL import Image
 from colorbatch.api import Colorizer
 from colorbatch.cli import cli
 from colorbatch.color import rgb_to_chroma
-from colorbatch.jobs import ClipJob, RunOptions, plan_jobs, plan_sequences
+from colorbatch.jobs import ClipJob, RunOptions
+from colorbatch.plan import plan_jobs, plan_sequences
 from colorbatch.samples import sample_images
 
 av = pytest.importorskip("av")
@@ -184,9 +185,9 @@ def test_a_sequence_keeps_one_file_per_frame_and_resumes_where_it_stopped(tmp_pa
 
 
 def test_a_sequence_cut_into_pieces_warms_each_up_on_the_frames_before_it(tmp_path, monkeypatch):
-    from colorbatch import jobs
+    from colorbatch import plan
 
-    monkeypatch.setattr(jobs, "SEQUENCE_OVERLAP", 4)
+    monkeypatch.setattr(plan, "SEQUENCE_OVERLAP", 4)
     _frames(tmp_path / "in", [(i % 16, f"frame_{i}.png") for i in range(12)])
     plan = list(plan_sequences(plan_jobs(tmp_path / "in", tmp_path / "out", RunOptions(sequence=True)),
                                tmp_path / "out", piece=5))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ from colorbatch import __version__
 from colorbatch.atomic import atomic_path
 from colorbatch.errors import CheckpointError
 
-from .models import UnknownModelError, create_model
+from .models import CLASS_HEAD, UnknownModelError, create_model
+
+log = logging.getLogger("colorbatch.train")
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "arch", "arch_kwargs", "state_dict", "epoch")
@@ -60,6 +63,36 @@ def model_from_checkpoint(payload: dict[str, Any]) -> nn.Module:
     except RuntimeError as exc:
         raise CheckpointError(f"weights do not fit {payload['arch']}: {exc}") from exc
     return model.eval()
+
+
+def load_weights(model: nn.Module, arch: str, arch_kwargs: dict[str, Any], path: Path,
+                 own_class_head: bool = False) -> dict[str, Any]:
+    """Load the weights of the checkpoint at ``path`` into ``model`` (built as ``arch`` with
+    ``arch_kwargs``) and return the checkpoint; one of another architecture is a
+    ``CheckpointError``. ``own_class_head``: a different auxiliary class head (or none, as in an
+    exported model) is allowed, and the model's own head is kept."""
+    payload = load_checkpoint(path)
+    theirs, ours = payload["arch_kwargs"], arch_kwargs
+    their_classes, our_classes = theirs.get("num_classes", 0), ours.get("num_classes", 0)
+    new_head = own_class_head and their_classes != our_classes
+    if new_head:
+        theirs, ours = _without_class_head(theirs), _without_class_head(ours)
+    if payload["arch"] != arch or theirs != ours:
+        raise CheckpointError(
+            f"{path}: holds {payload['arch']} {payload['arch_kwargs']}, but this run builds "
+            f"{arch} {arch_kwargs}; pass the same architecture options"
+        )
+    state = payload["state_dict"]
+    if new_head:
+        state = {name: value for name, value in state.items() if not name.startswith(CLASS_HEAD)}
+        state |= {name: value for name, value in model.state_dict().items() if name.startswith(CLASS_HEAD)}
+        log.info("class head: a new one for %d classes (the checkpoint's had %d)", our_classes, their_classes)
+    model.load_state_dict(state)
+    return payload
+
+
+def _without_class_head(arch_kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in arch_kwargs.items() if key != "num_classes"}
 
 
 def file_sha256(path: Path) -> str:

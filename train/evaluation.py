@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from colorbatch.colorize import recombine
-from colorbatch.summary import summarise
+from colorbatch.recombine import recombine
+from colorbatch.scores import summarise
 
 from .data import Split
 

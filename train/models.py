@@ -3,12 +3,13 @@
 Every model takes gray ``(N, 1, H, W)`` in [0, 1] and returns RGB ``(N, 3, H, W)`` in [0, 1]:
 one contract for training, export and runtime. ``create_model(name, **kwargs)`` builds one;
 ``MODELS`` lists the names. Each class exposes ``size_multiple`` (the input side must be a
-multiple of it; 1 means any size).
+multiple of it; 1 means any size) and ``train_outputs`` (what a training step needs, typed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,23 @@ from .encoders import EfficientLite0Encoder
 from .hint_layers import KEY_STRIDE, HintAttention, ReferenceBranch, fit_to_reference
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+@dataclass
+class TrainOutputs:
+    """What a training step takes from a model (its ``train_outputs``, the one training entry
+    point of every model here): ``rgb`` in [0, 1] (None when not asked for: a chroma-bins model
+    trained on its bin loss alone), the auxiliary class head's ``class_logits`` (None without
+    one) and a chroma-bins model's ``bin_logits``."""
+
+    rgb: torch.Tensor | None
+    class_logits: torch.Tensor | None = None
+    bin_logits: torch.Tensor | None = None
+
+    def float(self) -> TrainOutputs:
+        """RGB and class logits in fp32 for the loss (bin logits stay as computed)."""
+        return TrainOutputs(None if self.rgb is None else self.rgb.float(),
+                            None if self.class_logits is None else self.class_logits.float(), self.bin_logits)
 
 
 class UnknownModelError(ValueError):
@@ -100,6 +118,9 @@ class SeedUNet(nn.Module):
                 x = torch.cat([x, skips.pop()], dim=1)
         return torch.sigmoid(self.final_conv(torch.cat([x, gray], dim=1)))
 
+    def train_outputs(self, gray: torch.Tensor, rgb: bool = True) -> TrainOutputs:
+        return TrainOutputs(self(gray))
+
 
 @register_model("seed-unet")
 def seed_unet(widths: tuple[int, ...] = (128, 128, 256, 512, 512)) -> nn.Module:
@@ -148,9 +169,9 @@ class ChromaModel(nn.Module):
     def predict_chroma(self, gray: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward_with_class_logits(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training only: RGB and the auxiliary class head's logits (models built with ``num_classes``)."""
-        raise NotImplementedError(f"{type(self).__name__} has no class head")
+    def train_outputs(self, gray: torch.Tensor, rgb: bool = True) -> TrainOutputs:
+        """Training: RGB (and, in the subclasses that have one, the class head's logits)."""
+        return TrainOutputs(self(gray))
 
     def forward(self, gray: torch.Tensor, *decoding: torch.Tensor) -> torch.Tensor:
         """RGB from gray; ``decoding`` goes to ``predict_chroma`` (a chroma-bins model's
@@ -190,11 +211,11 @@ class ChromaUNet(ChromaModel):
     def predict_chroma(self, gray: torch.Tensor) -> torch.Tensor:
         return self._chroma_and_bottleneck(gray)[0]
 
-    def forward_with_class_logits(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_outputs(self, gray: torch.Tensor, rgb: bool = True) -> TrainOutputs:
         if self.classifier is None:
-            return super().forward_with_class_logits(gray)
+            return super().train_outputs(gray, rgb)
         chroma, bottleneck = self._chroma_and_bottleneck(gray)
-        return chroma_to_rgb(gray, chroma), self.classifier(bottleneck.mean(dim=(2, 3)))
+        return TrainOutputs(chroma_to_rgb(gray, chroma), self.classifier(bottleneck.mean(dim=(2, 3))))
 
     def _chroma_and_bottleneck(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         height, width = gray.shape[-2:]
@@ -316,10 +337,11 @@ class BinnedChromaUNet(ChromaModel):
         logits, _ = self.bin_logits(gray)
         return self.decode(logits, gray.shape[-2:], temperature, correction)
 
-    def forward_with_bins(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Training: the bin logits and the class logits (or None)."""
+    def train_outputs(self, gray: torch.Tensor, rgb: bool = True) -> TrainOutputs:
+        """Training: the bin logits, the class logits (or None) and, when ``rgb``, the decoded RGB."""
         logits, pooled = self.bin_logits(gray)
-        return logits, None if self.classifier is None else self.classifier(pooled)
+        return TrainOutputs(self.rgb_from_logits(gray, logits) if rgb else None,
+                            None if self.classifier is None else self.classifier(pooled), logits)
 
     def rgb_from_logits(self, gray: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         return chroma_to_rgb(gray, self.decode(logits, gray.shape[-2:]))

@@ -5,7 +5,12 @@
         --vgg-weights ~/.cache/torch/hub/checkpoints/vgg16-397923af.pth
     colorbatch train --data data/cifar10 --out runs/default --resume runs/default/param/last.pth
 
-The run folder gets comparison/, loss/, metrics/, param/, output.log and history.csv.
+``train`` builds a ``Trainer`` and calls ``fit``: epochs of shuffled steps (each step: the model's
+``train_outputs`` -> ``ColorizationLoss`` -> an optimizer step), a validation loss every epoch,
+PSNR/SSIM every ``eval_every`` epochs with a comparison grid, and after every epoch a checkpoint
+and the curves. Ctrl-C or SIGTERM saves the epoch under way (``EpochProgress``), so ``--resume``
+goes on from the next step. Below the loop: one step, validation, artefacts, checkpoints, and the
+set-up helpers. The run folder gets comparison/, loss/, metrics/, param/, output.log and history.csv.
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from colorbatch.errors import CheckpointError, DataError
+from colorbatch.errors import DataError
 
 from . import artefacts
 from .bins import rebalancing_weights, smoothed_prior, soft_encode
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_weights, save_checkpoint
 from .color import rgb_to_chroma
 from .config import TrainConfig, with_arch_kwargs
 from .data import Split
@@ -34,46 +39,31 @@ from .device import autocast_dtype, pick_device
 from .encoders import load_pretrained_lite0
 from .evaluation import evaluate, format_metrics, predict
 from .losses import ColorizationLoss, LossWeights, load_vgg16_features
-from .models import CLASS_HEAD, count_parameters, create_model, predicts_bins
+from .models import TrainOutputs, count_parameters, create_model, predicts_bins
 from .splits import class_count, load_splits, to_tensors
 
 log = logging.getLogger("colorbatch.train")
 
 
-def _without_class_head(arch_kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in arch_kwargs.items() if key != "num_classes"}
+def train(config: TrainConfig, resume: Path | None = None, init: Path | None = None) -> dict[str, Any]:
+    """Train per ``config``; returns the final metrics. Artefacts land in ``config.out``.
 
-
-def _augment(gray: torch.Tensor, color: torch.Tensor, config: TrainConfig, rng: torch.Generator):
-    if config.flip:
-        flip = torch.rand(gray.shape[0], generator=rng) < 0.5
-        gray[flip], color[flip] = gray[flip].flip(-1), color[flip].flip(-1)
-    if config.crop:
-        size = gray.shape[-1]
-        pad = size // 8
-        both = torch.nn.functional.pad(torch.cat([gray, color], 1), (pad,) * 4, mode="reflect")
-        dx, dy = (int(v) for v in torch.randint(0, 2 * pad + 1, (2,), generator=rng))
-        both = both[..., dy : dy + size, dx : dx + size]
-        gray, color = both[:, :1].contiguous(), both[:, 1:].contiguous()
-    return gray, color
-
-
-def prepare_binned_model(model: nn.Module, train_split: Split, config: TrainConfig, sample: int = 4096) -> None:
-    """Measure the chroma-bin prior on (a sample of) the training images and set the model's
-    rebalancing weights from it; an ImageNet-pretrained encoder when ``config.pretrained``."""
-    index = np.linspace(0, len(train_split) - 1, min(sample, len(train_split))).astype(int)
-    counts = torch.zeros(len(model.centres))
-    for start in range(0, len(index), 256):
-        color = torch.from_numpy(train_split.color[index[start : start + 256]]).float().div_(255)
-        chroma = rgb_to_chroma(color.permute(0, 3, 1, 2))
-        counts += soft_encode(chroma, model.centres, model.step, pool=model.output_stride).sum(dim=(0, 2, 3))
-    prior = smoothed_prior(counts, model.centres, model.step)
-    model.log_weights.copy_(rebalancing_weights(prior, config.rebalance).log())
-    if config.pretrained:
-        load_pretrained_lite0(model.encoder)
+    ``resume`` continues a run (epoch count, optimizer, schedule); ``init`` only takes its weights.
+    """
+    setup_logging(Path(config.out))
+    # A background job (nohup ... &) ignores Ctrl-C; `kill` (SIGTERM) then saves param/last.pth the same way.
+    signal.signal(signal.SIGTERM, _interrupt)
+    trainer = Trainer(config)
+    if init is not None:
+        trainer.init_weights(init)
+    if resume is not None:
+        trainer.resume(resume)
+    return trainer.fit()
 
 
 class Trainer:
+    """One run: the data, the model, the loss, the optimizer and schedule, and where it is."""
+
     def __init__(self, config: TrainConfig) -> None:
         self.config = config  # replaced, never changed: the caller's object stays as it was
         self.out = Path(config.out)
@@ -81,9 +71,7 @@ class Trainer:
         self.amp_dtype = autocast_dtype(config.precision, self.device)
         torch.manual_seed(config.seed)
         self.rng = torch.Generator().manual_seed(config.seed)
-        # The epoch under way: its shuffled order, the steps done and their loss sums. An
-        # interrupted run saves it, so that a resumed one goes on from the next step.
-        self.epoch_progress: dict[str, Any] | None = None
+        self.progress: EpochProgress | None = None  # the epoch under way, saved when interrupted
         splits = load_splits(config)
         self.train_split, self.val_split, self.test_split = splits.train, splits.val, splits.test
         self.source = splits.source
@@ -115,196 +103,6 @@ class Trainer:
         self.epoch = 0
         self.history: list[dict] = []
         self.metrics: dict[str, Any] = {}
-
-    def _make_scheduler(self, epochs: int | None = None):
-        total = max(1, (self.config.epochs if epochs is None else epochs) * self.steps_per_epoch)
-        if self.config.schedule == "onecycle":
-            return torch.optim.lr_scheduler.OneCycleLR(self.optimizer, self.config.lr, total_steps=total)
-        if self.config.schedule == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, total)
-        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: 1.0)
-
-    # --- checkpoints -------------------------------------------------------------------------
-
-    def checkpoint_fields(self) -> dict[str, Any]:
-        return {
-            "arch": self.config.arch,
-            "arch_kwargs": dict(self.config.arch_kwargs),
-            "state_dict": self.model.state_dict(),
-            "epoch": self.epoch,
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "metrics": self.metrics,
-            "history": self.history,
-            "config": dataclasses.asdict(self.config),
-            "train_size": self.config.image_size,
-            "data_source": self.source,
-            "epoch_progress": self.epoch_progress,
-            "rng_state": self.rng.get_state(),
-        }
-
-    def save(self, numbered: bool) -> Path:
-        param = self.out / "param"
-        fields = self.checkpoint_fields()
-        if numbered:
-            save_checkpoint(param / f"epoch_{self.epoch:03d}.pth", **fields)
-        save_checkpoint(param / "last.pth", **fields)
-        return param / "last.pth"
-
-    def _load_weights(self, path: Path, own_class_head: bool = False) -> dict[str, Any]:
-        """Load a checkpoint's weights into this run's model; a different architecture is a clear error.
-        ``own_class_head``: a different class head (or none) is allowed, and this run's head is kept."""
-        payload = load_checkpoint(path)
-        theirs, ours = payload["arch_kwargs"], self.config.arch_kwargs
-        their_classes, our_classes = theirs.get("num_classes", 0), ours.get("num_classes", 0)
-        new_head = own_class_head and their_classes != our_classes
-        if new_head:
-            theirs, ours = _without_class_head(theirs), _without_class_head(ours)
-        if payload["arch"] != self.config.arch or theirs != ours:
-            raise CheckpointError(
-                f"{path}: holds {payload['arch']} {payload['arch_kwargs']}, but this run builds "
-                f"{self.config.arch} {self.config.arch_kwargs}; pass the same architecture options"
-            )
-        state = payload["state_dict"]
-        if new_head:
-            state = {name: value for name, value in state.items() if not name.startswith(CLASS_HEAD)}
-            state |= {name: value for name, value in self.model.state_dict().items() if name.startswith(CLASS_HEAD)}
-            log.info("class head: a new one for %d classes (the checkpoint's had %d)", our_classes, their_classes)
-        self.model.load_state_dict(state)
-        return payload
-
-    def init_weights(self, path: Path) -> None:
-        """Start from another run's weights (fine-tuning): epoch count, optimizer and schedule start fresh.
-        A chroma-bins model keeps this run's rebalancing weights (its data's prior at its ``--rebalance``):
-        they are training settings, not learned weights. The auxiliary class head may differ (none in
-        an exported model, other classes in other data): this run's own freshly initialised head is kept."""
-        own_weights = self.model.log_weights.clone() if self.binned else None
-        payload = self._load_weights(path, own_class_head=True)
-        if own_weights is not None:
-            self.model.log_weights.copy_(own_weights)
-        self.source = f"{self.source}; weights from {path} (epoch {payload['epoch']})"
-        log.info("starting from the weights of %s (epoch %d)", path, payload["epoch"])
-
-    def resume(self, path: Path) -> None:
-        payload = self._load_weights(path)
-        self.optimizer.load_state_dict(payload["optimizer"])
-        self.epoch = payload["epoch"]
-        saved_epochs = payload.get("config", {}).get("epochs")
-        if saved_epochs == self.config.epochs:
-            self.scheduler.load_state_dict(payload["scheduler"])
-        else:
-            for group in self.optimizer.param_groups:  # the new schedule starts from --lr, not the old one's state
-                group["lr"] = group["initial_lr"] = self.config.lr
-            self.scheduler = self._make_scheduler(max(1, self.config.epochs - self.epoch))
-            log.warning("epochs changed from %s to %d: the learning-rate schedule restarts over the "
-                        "remaining %d epochs", saved_epochs, self.config.epochs, self.config.epochs - self.epoch)
-        self.history = list(payload.get("history", []))
-        self.metrics = dict(payload.get("metrics", {}))
-        self.epoch_progress = payload.get("epoch_progress")
-        if payload.get("rng_state") is not None:
-            self.rng.set_state(payload["rng_state"])
-        if self.epoch_progress is not None:
-            log.info("resumed from %s in epoch %d at step %d/%d", path, self.epoch + 1, self.epoch_progress["step"],
-                     self.steps_per_epoch)
-        else:
-            log.info("resumed from %s at epoch %d", path, self.epoch)
-
-    # --- one epoch ---------------------------------------------------------------------------
-
-    def _forward(self, gray: torch.Tensor, mixed: bool = True, rgb: bool = True) -> dict[str, torch.Tensor | None]:
-        """The loss's inputs: ``output`` RGB in fp32 (None for a chroma-bins model when ``rgb`` is
-        False), ``logits`` of the class head when the class loss is on, ``bin_logits`` of a
-        chroma-bins model; ``mixed`` runs under the training precision's autocast."""
-        enabled = mixed and self.amp_dtype is not None
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=enabled):
-            if self.binned:
-                bin_logits, logits = self.model.forward_with_bins(gray)
-                output = self.model.rgb_from_logits(gray, bin_logits).float() if rgb else None
-                return {"output": output, "logits": logits, "bin_logits": bin_logits}
-            if self.uses_classes:
-                output, logits = self.model.forward_with_class_logits(gray)
-                return {"output": output.float(), "logits": logits.float()}
-            return {"output": self.model(gray).float(), "logits": None}
-
-    def _labels(self, split: Split, index: np.ndarray) -> torch.Tensor | None:
-        return torch.from_numpy(split.labels[index]).to(self.device) if self.uses_classes else None
-
-    def _step(self, gray: torch.Tensor, color: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
-        inputs = self._forward(gray.contiguous(memory_format=torch.channels_last), rgb=self.needs_rgb)
-        total, terms = self.loss(target=color, model=self.model, labels=labels, **inputs)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.scheduler.step()
-        return {"loss": float(total.detach()), **terms}
-
-    def _start_epoch(self) -> dict[str, Any]:
-        """The epoch's progress: the one an interrupted run saved, or a new shuffle from step 0."""
-        progress = self.epoch_progress
-        if progress is None or len(progress["order"]) != len(self.train_split):
-            progress = {"order": torch.randperm(len(self.train_split), generator=self.rng), "step": 0, "sums": {}}
-        self.epoch_progress = progress
-        return progress
-
-    def train_epoch(self) -> dict[str, float]:
-        self.model.train()
-        progress = self._start_epoch()
-        order, sums = progress["order"].numpy(), progress["sums"]
-        batches = range(progress["step"], self.steps_per_epoch)
-        bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.config.epochs}", leave=False,
-                       initial=progress["step"], total=self.steps_per_epoch)
-            batches = bar
-        for i in batches:
-            index = np.sort(order[i * self.config.batch_size : (i + 1) * self.config.batch_size])
-            gray, color = _augment(*to_tensors(self.train_split, index, self.device), self.config, self.rng)
-            for key, value in self._step(gray, color, self._labels(self.train_split, index)).items():
-                sums[key] = sums.get(key, 0.0) + value
-            progress["step"] = i + 1
-            if bar is not None:
-                bar.set_postfix(loss=f"{sums['loss'] / (i + 1):.4f}")
-            elif (i + 1) % max(1, self.steps_per_epoch // 10) == 0:  # a log without a terminal still shows progress
-                log.info("epoch %d: step %d/%d, loss %.4f", self.epoch + 1, i + 1, self.steps_per_epoch,
-                         sums["loss"] / (i + 1))
-        self.epoch_progress = None
-        return {key: value / self.steps_per_epoch for key, value in sums.items()}
-
-    @torch.no_grad()
-    def validation_loss(self) -> dict[str, float]:
-        self.model.eval()
-        sums: dict[str, float] = {}
-        batches = 0
-        for start in range(0, len(self.val_split), 256):
-            index = np.arange(start, min(start + 256, len(self.val_split)))
-            gray, color = to_tensors(self.val_split, index, self.device)
-            inputs = self._forward(gray.contiguous(memory_format=torch.channels_last), mixed=False)
-            labels = self._labels(self.val_split, index)
-            total, terms = self.loss(target=color, model=self.model, labels=labels, **inputs)
-            if inputs["logits"] is not None:
-                terms["class_accuracy"] = float((inputs["logits"].argmax(1) == labels).float().mean())
-            for key, value in {"loss": float(total), **terms}.items():
-                sums[key] = sums.get(key, 0.0) + value
-            batches += 1
-        return {key: value / batches for key, value in sums.items()}
-
-    # --- artefacts ---------------------------------------------------------------------------
-
-    def write_comparison(self) -> None:
-        count = min(self.config.compare_count, len(self.val_split))
-        index = np.linspace(0, len(self.val_split) - 1, count).astype(int)
-        sample = self.val_split.subset(index)
-        grid = artefacts.comparison_grid(sample.gray, predict(self.model, sample.gray, self.device), sample.color)
-        (self.out / "comparison").mkdir(parents=True, exist_ok=True)
-        grid.save(self.out / "comparison" / f"epoch_{self.epoch:03d}.png")
-
-    def write_curves(self) -> None:
-        artefacts.write_history(self.out / "history.csv", self.history)
-        artefacts.plot_losses(self.out / "loss" / "loss.png", self.history)
-        artefacts.plot_metrics(self.out / "metrics" / "metrics.png", self.history)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -358,6 +156,205 @@ class Trainer:
             message += " | " + format_metrics(self.metrics["validation"])
         log.info("%s | %.0fs", message, row["seconds"])
 
+    # --- one epoch ---------------------------------------------------------------------------
+
+    def train_epoch(self) -> dict[str, float]:
+        self.model.train()
+        progress = self._start_epoch()
+        order, sums = progress.order.numpy(), progress.sums
+        batches = range(progress.step, self.steps_per_epoch)
+        bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.config.epochs}", leave=False,
+                       initial=progress.step, total=self.steps_per_epoch)
+            batches = bar
+        for i in batches:
+            index = np.sort(order[i * self.config.batch_size : (i + 1) * self.config.batch_size])
+            gray, color = _augment(*to_tensors(self.train_split, index, self.device), self.config, self.rng)
+            for key, value in self._step(gray, color, self._labels(self.train_split, index)).items():
+                sums[key] = sums.get(key, 0.0) + value
+            progress.step = i + 1
+            if bar is not None:
+                bar.set_postfix(loss=f"{sums['loss'] / (i + 1):.4f}")
+            elif (i + 1) % max(1, self.steps_per_epoch // 10) == 0:  # a log without a terminal still shows progress
+                log.info("epoch %d: step %d/%d, loss %.4f", self.epoch + 1, i + 1, self.steps_per_epoch,
+                         sums["loss"] / (i + 1))
+        self.progress = None
+        return {key: value / self.steps_per_epoch for key, value in sums.items()}
+
+    def _step(self, gray: torch.Tensor, color: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+        outputs = self._outputs(gray, rgb=self.needs_rgb)
+        total, terms = self.loss(outputs.rgb, color, self.model, outputs.class_logits, labels, outputs.bin_logits)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return {"loss": float(total.detach()), **terms}
+
+    def _outputs(self, gray: torch.Tensor, mixed: bool = True, rgb: bool = True) -> TrainOutputs:
+        """The model's ``train_outputs``, under the training precision's autocast when ``mixed``."""
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=mixed and self.amp_dtype is not None):
+            outputs = self.model.train_outputs(gray.contiguous(memory_format=torch.channels_last), rgb)
+        return outputs.float()
+
+    def _labels(self, split: Split, index: np.ndarray) -> torch.Tensor | None:
+        return torch.from_numpy(split.labels[index]).to(self.device) if self.uses_classes else None
+
+    def _start_epoch(self) -> EpochProgress:
+        """The epoch's progress: the one an interrupted run saved, or a new shuffle from step 0."""
+        progress = self.progress
+        if progress is None or len(progress.order) != len(self.train_split):
+            progress = EpochProgress(torch.randperm(len(self.train_split), generator=self.rng))
+        self.progress = progress
+        return progress
+
+    @torch.no_grad()
+    def validation_loss(self) -> dict[str, float]:
+        self.model.eval()
+        sums: dict[str, float] = {}
+        batches = 0
+        for start in range(0, len(self.val_split), 256):
+            index = np.arange(start, min(start + 256, len(self.val_split)))
+            gray, color = to_tensors(self.val_split, index, self.device)
+            outputs = self._outputs(gray, mixed=False)
+            labels = self._labels(self.val_split, index)
+            total, terms = self.loss(outputs.rgb, color, self.model, outputs.class_logits, labels, outputs.bin_logits)
+            if outputs.class_logits is not None and labels is not None:
+                terms["class_accuracy"] = float((outputs.class_logits.argmax(1) == labels).float().mean())
+            for key, value in {"loss": float(total), **terms}.items():
+                sums[key] = sums.get(key, 0.0) + value
+            batches += 1
+        return {key: value / batches for key, value in sums.items()}
+
+    # --- artefacts ---------------------------------------------------------------------------
+
+    def write_comparison(self) -> None:
+        count = min(self.config.compare_count, len(self.val_split))
+        index = np.linspace(0, len(self.val_split) - 1, count).astype(int)
+        sample = self.val_split.subset(index)
+        grid = artefacts.comparison_grid(sample.gray, predict(self.model, sample.gray, self.device), sample.color)
+        (self.out / "comparison").mkdir(parents=True, exist_ok=True)
+        grid.save(self.out / "comparison" / f"epoch_{self.epoch:03d}.png")
+
+    def write_curves(self) -> None:
+        artefacts.write_history(self.out / "history.csv", self.history)
+        artefacts.plot_losses(self.out / "loss" / "loss.png", self.history)
+        artefacts.plot_metrics(self.out / "metrics" / "metrics.png", self.history)
+
+    # --- checkpoints -------------------------------------------------------------------------
+
+    def checkpoint_fields(self) -> dict[str, Any]:
+        return {
+            "arch": self.config.arch,
+            "arch_kwargs": dict(self.config.arch_kwargs),
+            "state_dict": self.model.state_dict(),
+            "epoch": self.epoch,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "metrics": self.metrics,
+            "history": self.history,
+            "config": dataclasses.asdict(self.config),
+            "train_size": self.config.image_size,
+            "data_source": self.source,
+            "epoch_progress": None if self.progress is None else dataclasses.asdict(self.progress),
+            "rng_state": self.rng.get_state(),
+        }
+
+    def save(self, numbered: bool) -> Path:
+        param = self.out / "param"
+        fields = self.checkpoint_fields()
+        if numbered:
+            save_checkpoint(param / f"epoch_{self.epoch:03d}.pth", **fields)
+        save_checkpoint(param / "last.pth", **fields)
+        return param / "last.pth"
+
+    def init_weights(self, path: Path) -> None:
+        """Start from another run's weights (fine-tuning): epoch count, optimizer and schedule start fresh.
+        A chroma-bins model keeps this run's rebalancing weights (its data's prior at its ``--rebalance``):
+        they are training settings, not learned weights. The auxiliary class head may differ (none in
+        an exported model, other classes in other data): this run's own freshly initialised head is kept."""
+        own_weights = self.model.log_weights.clone() if self.binned else None
+        payload = load_weights(self.model, self.config.arch, self.config.arch_kwargs, path, own_class_head=True)
+        if own_weights is not None:
+            self.model.log_weights.copy_(own_weights)
+        self.source = f"{self.source}; weights from {path} (epoch {payload['epoch']})"
+        log.info("starting from the weights of %s (epoch %d)", path, payload["epoch"])
+
+    def resume(self, path: Path) -> None:
+        payload = load_weights(self.model, self.config.arch, self.config.arch_kwargs, path)
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.epoch = payload["epoch"]
+        saved_epochs = payload.get("config", {}).get("epochs")
+        if saved_epochs == self.config.epochs:
+            self.scheduler.load_state_dict(payload["scheduler"])
+        else:
+            for group in self.optimizer.param_groups:  # the new schedule starts from --lr, not the old one's state
+                group["lr"] = group["initial_lr"] = self.config.lr
+            self.scheduler = self._make_scheduler(max(1, self.config.epochs - self.epoch))
+            log.warning("epochs changed from %s to %d: the learning-rate schedule restarts over the "
+                        "remaining %d epochs", saved_epochs, self.config.epochs, self.config.epochs - self.epoch)
+        self.history = list(payload.get("history", []))
+        self.metrics = dict(payload.get("metrics", {}))
+        saved = payload.get("epoch_progress")
+        self.progress = None if saved is None else EpochProgress(**saved)
+        if payload.get("rng_state") is not None:
+            self.rng.set_state(payload["rng_state"])
+        if self.progress is not None:
+            log.info("resumed from %s in epoch %d at step %d/%d", path, self.epoch + 1, self.progress.step,
+                     self.steps_per_epoch)
+        else:
+            log.info("resumed from %s at epoch %d", path, self.epoch)
+
+    def _make_scheduler(self, epochs: int | None = None):
+        total = max(1, (self.config.epochs if epochs is None else epochs) * self.steps_per_epoch)
+        if self.config.schedule == "onecycle":
+            return torch.optim.lr_scheduler.OneCycleLR(self.optimizer, self.config.lr, total_steps=total)
+        if self.config.schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, total)
+        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: 1.0)
+
+
+@dataclasses.dataclass
+class EpochProgress:
+    """The epoch under way: its shuffled order, the steps done and their loss sums. An interrupted
+    run saves it in its checkpoint, so that a resumed one goes on from the next step."""
+
+    order: torch.Tensor
+    step: int = 0
+    sums: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def prepare_binned_model(model: nn.Module, train_split: Split, config: TrainConfig, sample: int = 4096) -> None:
+    """Measure the chroma-bin prior on (a sample of) the training images and set the model's
+    rebalancing weights from it; an ImageNet-pretrained encoder when ``config.pretrained``."""
+    index = np.linspace(0, len(train_split) - 1, min(sample, len(train_split))).astype(int)
+    counts = torch.zeros(len(model.centres))
+    for start in range(0, len(index), 256):
+        color = torch.from_numpy(train_split.color[index[start : start + 256]]).float().div_(255)
+        chroma = rgb_to_chroma(color.permute(0, 3, 1, 2))
+        counts += soft_encode(chroma, model.centres, model.step, pool=model.output_stride).sum(dim=(0, 2, 3))
+    prior = smoothed_prior(counts, model.centres, model.step)
+    model.log_weights.copy_(rebalancing_weights(prior, config.rebalance).log())
+    if config.pretrained:
+        load_pretrained_lite0(model.encoder)
+
+
+def _augment(gray: torch.Tensor, color: torch.Tensor, config: TrainConfig, rng: torch.Generator):
+    if config.flip:
+        flip = torch.rand(gray.shape[0], generator=rng) < 0.5
+        gray[flip], color[flip] = gray[flip].flip(-1), color[flip].flip(-1)
+    if config.crop:
+        size = gray.shape[-1]
+        pad = size // 8
+        both = torch.nn.functional.pad(torch.cat([gray, color], 1), (pad,) * 4, mode="reflect")
+        dx, dy = (int(v) for v in torch.randint(0, 2 * pad + 1, (2,), generator=rng))
+        both = both[..., dy : dy + size, dx : dx + size]
+        gray, color = both[:, :1].contiguous(), both[:, 1:].contiguous()
+    return gray, color
+
 
 def setup_logging(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
@@ -381,19 +378,3 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
-
-
-def train(config: TrainConfig, resume: Path | None = None, init: Path | None = None) -> dict[str, Any]:
-    """Train per ``config``; returns the final metrics. Artefacts land in ``config.out``.
-
-    ``resume`` continues a run (epoch count, optimizer, schedule); ``init`` only takes its weights.
-    """
-    setup_logging(Path(config.out))
-    # A background job (nohup ... &) ignores Ctrl-C; `kill` (SIGTERM) then saves param/last.pth the same way.
-    signal.signal(signal.SIGTERM, _interrupt)
-    trainer = Trainer(config)
-    if init is not None:
-        trainer.init_weights(init)
-    if resume is not None:
-        trainer.resume(resume)
-    return trainer.fit()

@@ -205,24 +205,12 @@ def print_json(payload: dict) -> None:
 
 
 def print_scores(aggregate: dict, baseline: dict | None, err: bool = False) -> None:
-    from colorbatch.scoring import format_db
+    from colorbatch.scores import AGGREGATES
 
-    rows = [
-        ("images scored", "scored", str),
-        ("identical (PSNR inf)", "infinite", str),
-        ("PSNR mean (dB)", "psnr_mean", format_db),
-        ("PSNR median (dB)", "psnr_median", format_db),
-        ("PSNR p5 (dB)", "psnr_p5", format_db),
-        ("PSNR pooled (dB)", "psnr_pooled", format_db),
-        ("SSIM mean", "ssim_mean", lambda v: "n/a" if v is None else f"{v:.4f}"),
-        ("colourfulness mean", "colourfulness_mean", lambda v: "n/a" if v is None else f"{v:.1f}"),
-        ("colourfulness of truth", "colourfulness_truth_mean", lambda v: "n/a" if v is None else f"{v:.1f}"),
-        ("hue hits mean", "hue_hits_mean", lambda v: "n/a" if v is None else f"{v:.3f}"),
-    ]
     header = f"{'metric':<24}{'output':>12}" + (f"{'no colour':>12}" if baseline else "")
     click.echo(header, err=err)
-    for label, key, fmt in rows:
-        line = f"{label:<24}{fmt(aggregate.get(key)):>12}"
+    for row in AGGREGATES:
+        line = f"{row.label:<24}{row.format(aggregate.get(row.key)):>12}"
         if baseline:
-            line += f"{fmt(baseline.get(key)):>12}"
+            line += f"{row.format(baseline.get(row.key)):>12}"
         click.echo(line, err=err)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from colorbatch.discover import OUTPUT_FORMATS
+from colorbatch.imaging import OUTPUT_FORMATS
 
 from .common import Progress, distribute_options, distributor_from, finish, shard_from_text, walk_options
 

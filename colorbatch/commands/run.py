@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from colorbatch.discover import OUTPUT_FORMATS, PNG_COMPRESSION
+from colorbatch.imaging import OUTPUT_FORMATS, PNG_COMPRESSION
 
 from .common import (
     Progress,

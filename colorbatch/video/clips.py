@@ -20,10 +20,11 @@ from typing import Any, TypeVar
 import numpy as np
 
 from colorbatch.color import rgb_to_chroma
-from colorbatch.colorize import ColorModel, lay_chroma, recombine_chroma
 from colorbatch.errors import ImageError
-from colorbatch.imaging import Decoded, decode, peek_size, read_rgb
+from colorbatch.imaging import decode, peek_size, read_rgb
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status, already_written
+from colorbatch.model import ColorModel
+from colorbatch.recombine import lay_chroma, recombine_chroma
 from colorbatch.stage import Stage, in_order
 from colorbatch.video.io import VideoReader, VideoWriter
 from colorbatch.video.keyframes import Key, KeyframeTrack, read_key, sequence_keyframes, video_keyframes
@@ -100,7 +101,7 @@ class ClipColorizer:
         if track is not None:
             frames = _on_track(frames, track)
         def infer(batch: list[ClipFrame]) -> list[np.ndarray]:
-            return self.model.predict_chroma([Decoded(f.luma, None, reference=f.reference) for f in batch])
+            return self.model.predict_chroma([f.luma for f in batch], references=[f.reference for f in batch])
 
         with ThreadPoolExecutor(1, "clip-infer") as pool:
             for batch, done in in_order(pool, infer, _batches(frames, self.options.batch_size, self.model), window=1):
@@ -255,7 +256,7 @@ def _batches(frames: Iterable[ClipFrame], size: int, model: ColorModel) -> Itera
     batch: list[ClipFrame] = []
     shape = None
     for frame in frames:
-        frame_shape = model.shape_for(Decoded(frame.luma, None))
+        frame_shape = model.shape_for(frame.luma)
         if batch and (len(batch) >= size or frame_shape != shape):
             yield batch
             batch = []

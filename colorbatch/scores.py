@@ -1,6 +1,6 @@
 """Per-image scores and their aggregate: the one place where a set of images becomes numbers.
 
-``score_pair`` measures one prediction against its truth; ``Summary`` accumulates rows in
+``score_pair`` measures one prediction against its truth; ``ScoreSummary`` accumulates rows in
 constant memory (running sums plus a PSNR list for median and percentile). Training, ``run
 --truth`` and ``score`` all go through here, so they print the same numbers for the same images.
 """
@@ -45,8 +45,41 @@ def gray_baseline(truth: np.ndarray) -> np.ndarray:
     return np.repeat(gray_u8(truth)[..., None], 3, axis=-1)
 
 
+@dataclass(frozen=True)
+class Aggregate:
+    """One key of ``ScoreSummary.aggregate()``: its label in the terminal's table, its description
+    in an HTML report, and how its value reads (``digits`` decimals; 0: a count)."""
+
+    key: str
+    label: str
+    description: str
+    digits: int = 0
+
+    def format(self, value: float | int | None) -> str:
+        if value is None:
+            return "n/a"
+        if not self.digits:
+            return str(value)
+        return "inf" if math.isinf(value) else f"{value:.{self.digits}f}"
+
+
+AGGREGATES = (
+    Aggregate("scored", "images scored", "images scored"),
+    Aggregate("infinite", "identical (PSNR inf)", "identical to the truth (PSNR infinite)"),
+    Aggregate("psnr_mean", "PSNR mean (dB)", "PSNR, mean (dB)", 2),
+    Aggregate("psnr_median", "PSNR median (dB)", "PSNR, median (dB)", 2),
+    Aggregate("psnr_p5", "PSNR p5 (dB)", "PSNR, 5th percentile (dB)", 2),
+    Aggregate("psnr_pooled", "PSNR pooled (dB)", "PSNR of the pooled MSE (dB)", 2),
+    Aggregate("ssim_mean", "SSIM mean", "SSIM, mean (0 to 1)", 4),
+    Aggregate("colourfulness_mean", "colourfulness mean", "colourfulness, mean (Hasler-Süsstrunk)", 1),
+    Aggregate("colourfulness_truth_mean", "colourfulness of truth", "colourfulness of the truth, mean", 1),
+    Aggregate("hue_hits_mean", "hue hits mean", "hue hits, mean (0 to 1: objects in their own colours)", 3),
+)
+AGGREGATE_BY_KEY = {aggregate.key: aggregate for aggregate in AGGREGATES}
+
+
 @dataclass
-class Summary:
+class ScoreSummary:
     """Running aggregate of ``ImageScore`` rows."""
 
     count: int = 0
@@ -102,7 +135,7 @@ class Summary:
 def summarise(preds: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> dict[str, float | int | None]:
     """Aggregate over paired uint8 RGB images: stacks ``(N, H, W, 3)`` or lists whose pairs
     may differ in size from one another."""
-    summary = Summary()
+    summary = ScoreSummary()
     for pred, truth in zip(preds, truths):
         summary.add(score_pair(pred, truth), pred.shape[0] * pred.shape[1])
     return summary.aggregate()

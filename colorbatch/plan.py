@@ -1,0 +1,172 @@
+"""Planning a batch: a tree (or one file) into ``Job``s and the results decided without work
+(skipped, not an image, refused), lazily, in a stable order; ``--sequence`` folders into clips.
+``run`` and ``gray`` plan here; the engine (``colorbatch.engine``) executes the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from colorbatch.discover import IMAGE_EXTENSIONS, in_shard, is_image_path, iter_files, natural_key, same_file
+from colorbatch.errors import InvalidPathError
+from colorbatch.imaging import output_suffix, peek_size
+from colorbatch.integrity import is_whole
+from colorbatch.jobs import OUTPUT_EXISTS, ClipJob, Job, Result, RunOptions, SequenceFrame, Status, already_written
+from colorbatch.video.io import VIDEO_EXTENSIONS, is_video_path, is_whole_video, video_support
+
+
+def check_paths(source: Path, out: Path) -> None:
+    """Refuse a missing input, an output folder that is the input folder, inside it or around it,
+    and an output that exists and is not a folder."""
+    if not source.exists():
+        raise InvalidPathError(f"{source}: no such file or folder")
+    src, dst = source.resolve(), out.resolve()
+    if src.is_dir():
+        if dst == src or src in dst.parents:
+            raise InvalidPathError(f"output folder {out} is inside the input folder {source}; choose another")
+        if dst in src.parents:
+            raise InvalidPathError(f"input folder {source} is inside the output folder {out}; choose another")
+    if dst.exists() and not dst.is_dir() and single_file_target(source, out) is None:
+        raise InvalidPathError(f"output {out} exists and is not a folder")
+
+
+def single_file_target(source: Path, out: Path) -> Path | None:
+    """``run photo.png out.png``: a single-file INPUT with an image file name as OUT writes that
+    file (its format from its extension); None when OUT is a folder."""
+    if source.is_file() and not out.is_dir() and (is_image_path(out) or (is_video_path(source) and is_video_path(out))):
+        return out
+    return None
+
+
+def _linked_folder(target: Path, out: Path) -> Path | None:
+    """The first folder between ``out`` and ``target`` that is a symbolic link, if any: writing
+    through it would land outside OUT."""
+    folder = target.parent
+    while folder != out and out in folder.parents:
+        if folder.is_symlink():
+            return folder
+        folder = folder.parent
+    return None
+
+
+def _not_an_image(path: Path, named: bool, videos: bool = False) -> Result:
+    """In a tree a non-image is counted and left alone; a file the user named on its own is a
+    failure, so that a script sees a non-zero exit."""
+    if videos and is_video_path(path):
+        kind = 'reading video needs PyAV: pip install "colorbatch[video]"'
+    else:
+        kind = f"{path.suffix or 'no extension'} is not a supported image type"
+    if named:
+        types = (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS) if videos else IMAGE_EXTENSIONS
+        return Result(path, None, Status.FAILED, f"{path}: {kind} (supported: {', '.join(types)})")
+    return Result(path, None, Status.UNSUPPORTED, kind)
+
+
+def _unreadable_folder(error: OSError) -> Result:
+    folder = Path(error.filename) if error.filename else Path("?")
+    return Result(folder, None, Status.FAILED, f"{folder}: cannot list folder ({error.strerror or error})")
+
+
+def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Result]:
+    """Lazily map inputs to outputs; yields ``Result`` for files decided without work.
+
+    An output that would replace its own input is refused: for a single-file INPUT as an
+    ``InvalidPathError`` before anything is written, in a tree as that file's failure.
+    """
+    base = source if source.is_dir() else source.parent
+    claimed: dict[Path, Path] = {}  # outputs of the current folder only: collisions are per folder
+    folder = None
+    unreadable: list[OSError] = []
+    for path in iter_files(source, on_error=unreadable.append):
+        while unreadable:
+            yield _unreadable_folder(unreadable.pop(0))
+        relative = path.relative_to(base)
+        video = options.video and is_video_path(path) and video_support()
+        if not is_image_path(path) and not video:
+            yield _not_an_image(path, named=source.is_file(), videos=options.video)
+            continue
+        if not in_shard(relative, options.shard):
+            continue
+        if relative.parent != folder:
+            folder, claimed = relative.parent, {}
+        suffix = path.suffix if video else output_suffix(path, options.fmt)
+        target = single_file_target(source, out) or out / relative.with_suffix(suffix)
+        if same_file(target, path):
+            if source.is_file():
+                raise InvalidPathError(f"output {target} is the input {source} itself; choose another OUT")
+            yield Result(path, target, Status.FAILED, f"output {target} is its own input; refused")
+            continue
+        if (link := _linked_folder(target, out)) is not None:
+            yield Result(path, target, Status.FAILED, f"output folder {link} is a symbolic link; colorbatch never "
+                                                 "writes through links inside OUT")
+            continue
+        if target in claimed:
+            yield Result(path, target, Status.FAILED, f"output {target} would also be written from {claimed[target]}")
+            continue
+        claimed[target] = path
+        if not options.overwrite and (is_whole_video(target, path) if video else _finished(target, path)):
+            yield Result(path, target, Status.SKIPPED, OUTPUT_EXISTS)
+            continue
+        yield ClipJob(path, relative, target, single=source.is_file()) if video else Job(path, relative, target)
+    while unreadable:
+        yield _unreadable_folder(unreadable.pop(0))
+
+
+def _finished(target: Path, source: Path) -> bool:
+    """An output a previous run completed: a whole image file of its input's size. colorbatch's
+    writes are atomic, but a file under the same name may be a copy cut short by another tool or
+    a leftover from another input; those are redone."""
+    return target.exists() and is_whole(target, peek_size(source))
+
+
+SEQUENCE_OVERLAP = 32  # frames a piece of a cut sequence colours before its own, then discards
+
+
+def plan_sequences(plan: Iterator[Job | Result], out: Path, piece: int | None = None) -> Iterator[Job | Result]:
+    """``--sequence``: each folder's image jobs (and its frames already done) become one
+    ``ClipJob`` in numeric frame order; a folder whose frames are all done is skipped frame by
+    frame. Videos and the other results pass through. A plan lists a folder's files together.
+
+    ``piece`` (a cluster's distributor) cuts a longer sequence into clips of that many frames,
+    each starting with the ``SEQUENCE_OVERLAP`` frames before it as a warm-up, so that pieces run
+    in parallel and none starts its colour from nothing."""
+    folder: Path | None = None
+    frames: list[SequenceFrame] = []
+
+    def clip() -> Iterator[Job | Result]:
+        if not frames:
+            return
+        frames.sort(key=lambda frame: natural_key(frame.job.source))
+        target = frames[0].job.target.parent
+        size = piece or len(frames)
+        for start in range(0, len(frames), size):
+            own = frames[start:start + size]
+            if all(frame.done for frame in own):
+                yield from (already_written(f.job) for f in own)
+                continue
+            first = max(0, start - SEQUENCE_OVERLAP)
+            yield ClipJob(folder, target.relative_to(out), target, frames=frames[first:start + size],
+                          warmup=start - first)
+        frames.clear()
+
+    for item in plan:
+        frame = _as_frame(item)
+        if frame is None:
+            yield item
+            continue
+        if frame.job.source.parent != folder:
+            yield from clip()
+            folder = frame.job.source.parent
+        frames.append(frame)
+    yield from clip()
+
+
+def _as_frame(item: Job | Result) -> SequenceFrame | None:
+    if isinstance(item, ClipJob):
+        return None
+    if isinstance(item, Job):
+        return SequenceFrame(item, done=False)
+    if item.status is Status.SKIPPED and is_image_path(item.source):
+        return SequenceFrame(Job(item.source, Path(), item.target), done=True)
+    return None
