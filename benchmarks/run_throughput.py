@@ -3,6 +3,7 @@
     python benchmarks/run_throughput.py [--model M.onnx] [--checkpoint C.pth] [--limit N]
     python benchmarks/run_throughput.py --photos-only      # CBSD68 rows: this model against another
     python benchmarks/run_throughput.py --scans-only       # eight 3000x2000 scans: this code against git's
+    python benchmarks/run_throughput.py --code-before /tmp/before [--code-after /tmp/after]  # a refactor's cost
 
 Measures, each in a fresh process (so peak RSS is its own), on CIFAR-10's 10,000 test grays and
 on CBSD68's 68 photos as gray JPEG x3 (at the model's working size and at --size 224):
@@ -115,8 +116,8 @@ class _PassThrough:
 
         self.streams = Streams(cpu_cores(), 1)
 
-    def shape_for(self, decoded):
-        return decoded.luma.shape
+    def shape_for(self, luma):
+        return luma.shape
 
     def colorize_same_shape(self, items):
         import numpy as np
@@ -307,6 +308,28 @@ def scan_rows() -> tuple[list[dict], dict]:
     return rows, checks
 
 
+def code_rows(before: Path, after: Path, rounds: int = 2) -> tuple[list[dict], dict]:
+    """`colorbatch run` (CLI, bundled model, CPU) with the code in ``before`` and in ``after`` (git
+    worktrees), alternated, on 1,000 CIFAR-10 test grays and on CBSD68 x3 as gray JPEGs: a refactor
+    must not slow the run down (issue 37)."""
+    sets = {"CIFAR-10 test grays (1,000)": _subset(cifar_test_gray(), 1000),
+            "CBSD68 x3 gray JPEG": _cbsd68_gray_jpegs()}
+    out = str(WORK / "out-code")
+    rows, checks = [], {}
+    for name, source in sets.items():
+        seconds: dict[str, list[float]] = {"before": [], "after": []}
+        for _ in range(rounds):
+            for label, code in (("before", before), ("after", after)):
+                seconds[label].append(_spawn("cli", str(code), str(source), out, "--device", "cpu")["seconds"])
+        for label, code in (("before", before), ("after", after)):
+            rows.append({"measurement": f"{name}, code {label} ({code})", "seconds": min(seconds[label]),
+                         "all_seconds": [round(t, 2) for t in seconds[label]]})
+        ratio = min(seconds["after"]) / min(seconds["before"])
+        checks[f"{name}: after over before"] = ratio
+        checks[f"{name}: no slowdown (<= 1.05)"] = ratio <= 1.05
+    return rows, checks
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=None, help="ONNX model (default: the bundled one)")
@@ -317,7 +340,15 @@ def main() -> None:
     parser.add_argument("--previous", help="with --photos-only: the model to compare with (default: git's)")
     parser.add_argument("--scans-only", action="store_true", help="only the scans, this code against git's")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch loop (needs --checkpoint)")
+    parser.add_argument("--code-before", type=Path, help="only `colorbatch run` with this worktree's code against "
+                        "--code-after's (default: this checkout), alternated")
+    parser.add_argument("--code-after", type=Path, default=ROOT)
     args = parser.parse_args()
+    if args.code_before:
+        rows, checks = code_rows(args.code_before.resolve(), args.code_after.resolve())
+        write_results("run_throughput_code", rows, {"checks": checks})
+        _print_checks(checks)
+        return
     from colorbatch.modelinfo import bundled_model_path, describe
     from colorbatch.session import metadata_json
 
