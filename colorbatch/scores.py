@@ -56,7 +56,7 @@ class Aggregate:
     digits: int = 0
 
     def format(self, value: float | int | None) -> str:
-        if value is None:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
             return "n/a"
         if not self.digits:
             return str(value)

@@ -1,6 +1,7 @@
 """The install: ONNX Runtime is an extra the user chooses ([cpu] or [gpu]), never a dependency,
 because its two builds share one folder; without one, run says how to get it."""
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -83,3 +84,18 @@ def test_every_package_folder_is_installed():
     root = Path(__file__).parents[1] / "colorbatch"
     folders = {".".join(("colorbatch", *p.parent.relative_to(root).parts)) for p in root.rglob("__init__.py")}
     assert folders <= set(PYPROJECT["tool"]["setuptools"]["packages"])
+
+
+def test_only_the_modules_that_run_a_model_import_the_onnx_session_code():
+    """Training's evaluation, export's verification, planning, scoring, gray and reports resize,
+    recombine and write without loading onnxruntime or colorbatch's session code."""
+    modules = ("colorbatch.recombine", "colorbatch.train.evaluation", "colorbatch.export.verify", "colorbatch.plan",
+               "colorbatch.scoring", "colorbatch.grayscale", "colorbatch.run_report", "colorbatch.engine",
+               "colorbatch.writing")
+    probe = (f"import sys\nfor name in {modules!r}: __import__(name)\n"
+             "print(sorted(set(sys.modules) & {'onnxruntime', 'colorbatch.session', 'colorbatch.model'}))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    check = "import sys, colorbatch.pipeline; print('colorbatch.session' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "True"  # the probe can see the session code when a module does load it

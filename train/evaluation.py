@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,7 @@ import torch
 from torch import nn
 
 from colorbatch.recombine import recombine
-from colorbatch.scores import summarise
+from colorbatch.scores import AGGREGATE_BY_KEY, summarise
 
 from .data import Split
 
@@ -34,12 +33,10 @@ def evaluate(model: nn.Module, split: Split, device: torch.device) -> dict[str, 
     return summarise(predict(model, split.gray, device), split.color)
 
 
-def format_metrics(scores: dict[str, Any]) -> str:
-    def fmt(value, spec):
-        return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+LOGGED_AGGREGATES = ("psnr_mean", "psnr_pooled", "ssim_mean", "colourfulness_mean", "colourfulness_truth_mean")
 
-    return (
-        f"PSNR {fmt(scores['psnr_mean'], '.3f')} dB (pooled {fmt(scores['psnr_pooled'], '.3f')}), "
-        f"SSIM {fmt(scores['ssim_mean'], '.4f')}, colourfulness {fmt(scores['colourfulness_mean'], '.1f')} "
-        f"(truth {fmt(scores['colourfulness_truth_mean'], '.1f')}), {scores['scored']} images"
-    )
+
+def format_metrics(scores: dict[str, Any]) -> str:
+    """The scores of a split in one log line, with ``colorbatch score``'s labels."""
+    shown = (AGGREGATE_BY_KEY[key] for key in LOGGED_AGGREGATES)
+    return ", ".join(f"{row.label} {row.format(scores[row.key])}" for row in shown) + f", {scores['scored']} images"
