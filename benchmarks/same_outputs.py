@@ -16,8 +16,13 @@ frames, and `score` writes a JSON and a CSV report of the outputs against the co
 output file's SHA-256 is compared (the reports' timing fields and absolute paths left out; for the
 video, its decoded frames: an MP4 records the time it was written). The video is listed but not
 counted: two runs of the same code give frames that differ by up to about 30 levels, with
-`--temporal off` too (measured 6 December 2026), so a video output is not reproducible run to run;
-the clip path's colour is checked byte for byte through the `--sequence` frames.
+`--temporal off` too (measured 6 December 2026), so a video output is not reproducible run to run.
+The cause is the H.264 encoder, not colorbatch: the frames handed to it are identical run to run
+(hashed), and libx264 (as PyAV's wheel builds it) encoding one list of 320x240 frames ten times in
+one process gives up to five different files, with one thread and without assembly too; without
+its macroblock-tree rate control (mbtree=0, or bframes=0, or rc-lookahead=0) it gives one. 320x224,
+640x352 and 1280x720 frames gave one file in eight. The clip path's colour is checked byte for byte
+through the `--sequence` frames.
 """
 
 from __future__ import annotations
