@@ -1,11 +1,12 @@
 """Colorizing jobs: the kind of work behind ``colorbatch run``.
 
 decode (thread pool) -> batch (by network shape) -> infer (one thread per inference stream) ->
-encode and write (thread pool) -> per-image results. Each pool is a bounded ``stage.Stage`` and
-the pixels between decode and write stay within a budget, so memory does not grow with the number
-of files. ``ColorizeWork`` is what the engine distributes: in this
-process it streams the whole plan through one ``Pipeline``; on a cluster worker it runs a chunk
-with the model that worker process loaded once. Library code: it raises or returns results, never prints.
+recombine, encode and write (thread pool) -> per-image results. Each pool is a bounded
+``stage.Stage`` and the pixels between decode and write stay within a budget, so memory does not
+grow with the number of files. Clips (videos, ``--sequence`` folders) run after the images, through
+``video.clips``. ``ColorizeWork`` is what the engine distributes: in this process it streams the
+whole plan through one ``Pipeline``; on a cluster worker it runs a chunk with the model that
+worker process loaded once. Library code: it raises or returns results, never prints.
 """
 
 from __future__ import annotations
