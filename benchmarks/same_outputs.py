@@ -10,9 +10,11 @@ a `sitecustomize.py` in /tmp/site that drops the editable install's finders from
 The tree (made once under benchmarks/work/same-outputs/): scikit-image's sample photos as PNG, JPEG,
 WebP, TIFF and BMP of several sizes, one with an alpha channel, one in a sub-folder; the short clip
 realshort.mp4 (36 frames, 320x240) from ../shared/datasets/video/; and a `--sequence` folder of the
-cockatoo clip's first 8 frames at 320x180. `gray` makes the gray tree from the colour one, `run`
-colours it (images and the clip) with the bundled model on the CPU, `run --sequence` colours the
-frames, and `score` writes a JSON and a CSV report of the outputs against the colour tree. Every
+cockatoo clip's first 8 frames at 320x180; and a hint image of three dabs for the astronaut. `gray`
+makes the gray tree from the colour one, `run` colours it (images and the clip) with the bundled
+model on the CPU, `run --sequence` colours the frames, `score` writes a JSON and a CSV report of the
+outputs against the colour tree, `run --hints` and `run --reference` steer one photo each, and
+`run --truth --report` writes the run's own JSON and CSV reports. Every
 output file's SHA-256 is compared (the reports' timing fields and absolute paths left out; for the
 video, its decoded frames: an MP4 records the time it was written). The video is listed but not
 counted: two runs of the same code give frames that differ by up to about 30 levels, with
@@ -54,7 +56,7 @@ def colorbatch(args: list[str]) -> None:
     subprocess.run([sys.executable, "-m", "colorbatch", *args], check=True, capture_output=True, text=True, cwd=ROOT)
 
 
-def make_tree(colour: Path, frames: Path) -> None:
+def make_tree(colour: Path, frames: Path, hints: Path) -> None:
     photos = sample_images()
     colour.mkdir(parents=True)
     Image.fromarray(photos["astronaut"]).save(colour / "astronaut.png")
@@ -76,6 +78,11 @@ def make_tree(colour: Path, frames: Path) -> None:
             if index == SEQUENCE_FRAMES:
                 break
             frame.to_image().resize((320, 180), Image.Resampling.BICUBIC).convert("L").save(frames / f"{index:04d}.png")
+    hints.mkdir(parents=True)  # three dabs on the astronaut (512x512): the flag red, the suit blue, the sky green
+    dabs = np.zeros((512, 512, 4), np.uint8)
+    for (top, left), colour in (((80, 430), (200, 30, 40)), ((350, 250), (40, 60, 200)), ((20, 20), (30, 160, 60))):
+        dabs[top:top + 9, left:left + 9] = (*colour, 255)
+    Image.fromarray(dabs, "RGBA").save(hints / "astronaut.png")
 
 
 def _stable_report(path: Path) -> bytes:
@@ -109,15 +116,15 @@ def digests(folder: Path) -> dict[str, str]:
 
 
 def run_all() -> dict[str, str]:
-    colour, frames = ROOT / "input" / "colour", ROOT / "input" / "frames"
-    if not (ROOT / "input" / ".complete").exists():
+    colour, frames, hints = ROOT / "input" / "colour", ROOT / "input" / "frames", ROOT / "input" / "hints"
+    if not (ROOT / "input" / ".complete").exists() or not hints.exists():
         shutil.rmtree(ROOT / "input", ignore_errors=True)
-        make_tree(colour, frames)
+        make_tree(colour, frames, hints)
         (ROOT / "input" / ".complete").touch()
     outputs = ROOT / "outputs"
     shutil.rmtree(outputs, ignore_errors=True)
-    names = ("gray", "run", "sequence", "video", "score")
-    gray, coloured, sequence, video, reports = (outputs / name for name in names)
+    names = ("gray", "run", "sequence", "video", "score", "steered", "run-truth")
+    gray, coloured, sequence, video, reports, steered, with_truth = (outputs / name for name in names)
     colorbatch(["gray", str(colour), str(gray), "--quiet"])
     colorbatch(["run", str(gray), str(coloured), "--device", "cpu", "--quiet"])
     colorbatch(["run", str(frames), str(sequence), "--sequence", "--device", "cpu", "--quiet"])
@@ -126,6 +133,14 @@ def run_all() -> dict[str, str]:
     reports.mkdir()
     for suffix in ("json", "csv"):
         colorbatch(["score", str(coloured), str(colour), "--quiet", "--report", str(reports / f"score.{suffix}")])
+    steered.mkdir()
+    colorbatch(["run", str(gray / "astronaut.png"), str(steered / "astronaut-hints.png"), "--device", "cpu", "--quiet",
+                "--hints", str(hints / "astronaut.png")])
+    colorbatch(["run", str(gray / "chelsea.png"), str(steered / "chelsea-reference.png"), "--device", "cpu",
+                "--quiet", "--reference", str(colour / "coffee.webp")])
+    for suffix in ("json", "csv"):  # run --truth: the run's report with its scores
+        colorbatch(["run", str(gray), str(with_truth), "--device", "cpu", "--quiet", "--overwrite", "--truth",
+                    str(colour), "--report", str(reports / f"run.{suffix}")])
     return digests(outputs)
 
 
