@@ -12,6 +12,7 @@ worker process loaded once. Library code: it raises or returns results, never pr
 from __future__ import annotations
 
 import functools
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,7 @@ from colorbatch.video.clips import ClipColorizer, FrameProgress
 from colorbatch.writing import write_output
 
 PENDING_PIXEL_LIMIT = 64_000_000  # flush batches before this many decoded pixels wait
+WAITING_FRAME_LIMIT = 20_000  # frames of clips held back while the images run (a video counts one)
 
 
 class _Batcher:
@@ -178,6 +180,41 @@ class Pipeline:
         record(result)
 
 
+class _WaitingClips:
+    """The clips of a plan, held back while its images stream, then run in the plan's order. So
+    that memory stays bounded, at most ``WAITING_FRAME_LIMIT`` frames wait (a video counts one):
+    past that, the oldest clip runs when the plan reaches the next one."""
+
+    def __init__(self, clips: ClipColorizer, record: Record) -> None:
+        self.clips = clips
+        self.record = record
+        self.waiting: deque[ClipJob] = deque()
+        self.frames = 0
+
+    def images_of(self, jobs: Iterator[Job]) -> Iterator[Job]:
+        for job in jobs:
+            if not isinstance(job, ClipJob):
+                yield job
+                continue
+            self.waiting.append(job)
+            self.frames += _frames(job)
+            while self.frames > WAITING_FRAME_LIMIT:
+                self._run_oldest()
+
+    def run_all(self, stopped: Stopped) -> None:
+        while self.waiting and not stopped():
+            self._run_oldest()
+
+    def _run_oldest(self) -> None:
+        job = self.waiting.popleft()
+        self.frames -= _frames(job)
+        self.clips.run(job, self.record)
+
+
+def _frames(job: ClipJob) -> int:
+    return 1 if job.frames is None else len(job.frames)
+
+
 @functools.lru_cache(maxsize=4)
 def load_model(spec: ModelSpec) -> ColorModel:
     """This process's model for ``spec``, loaded once: a cluster worker reuses it for every chunk."""
@@ -189,8 +226,8 @@ class ColorizeWork(TreeWork):
     """Colorizing as the engine's kind of work. ``model`` is this process's loaded model (never
     pickled: a worker loads its own from ``spec``, once per process). Clips (videos, frame
     sequences) run through ``clips.ClipColorizer`` after the images, in the plan's order, so that
-    a film never keeps the images of the same run waiting; ``on_frames`` hears their progress in
-    frames (in this process only)."""
+    a film never keeps the images of the same run waiting (``_WaitingClips``); ``on_frames`` hears
+    their progress in frames (in this process only)."""
 
     spec: ModelSpec | None
     options: RunOptions
@@ -205,24 +242,13 @@ class ColorizeWork(TreeWork):
         if self.model is None:
             self.model = load_model(self.spec)
         pipeline = Pipeline(self.model, self.options)
-        clip_jobs: list[ClipJob] = []
-
-        def images() -> Iterator[Job]:  # the clips wait, so that a film does not hold back the images
-            for job in jobs:
-                if isinstance(job, ClipJob):
-                    clip_jobs.append(job)
-                else:
-                    yield job
-
+        clips = ClipColorizer(self.model, self.options, self.on_frames)
+        waiting = _WaitingClips(clips, record)
         try:
-            pipeline.process(images(), record, stopped)
+            pipeline.process(waiting.images_of(jobs), record, stopped)
         finally:
             self.peak_pixels_in_flight = max(self.peak_pixels_in_flight, pipeline.peak_pixels_in_flight)
-        clips = ClipColorizer(self.model, self.options, self.on_frames)
-        for job in clip_jobs:
-            if stopped():
-                break
-            clips.run(job, record)
+        waiting.run_all(stopped)
 
     def process_chunk(self, jobs: list[Job]) -> list[Result]:
         """One chunk on a cluster worker, whose model uses that worker's share of cores."""

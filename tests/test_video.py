@@ -202,9 +202,9 @@ def test_a_container_that_cannot_hold_the_sound_fails_clearly_and_leaves_nothing
     assert list(tmp_path.iterdir()) == []  # no output, no temporary file
 
 
-def test_a_film_does_not_hold_back_the_images_of_its_run(tmp_path, clip, colorizer):
+def test_a_film_does_not_hold_back_the_images_of_its_run(tmp_path, clip, colorizer, monkeypatch):
     """The clip comes first in the plan ("a-film" sorts before the photos); its photos are written
-    first all the same, and the clip after them."""
+    first all the same, and the clip after them. Past WAITING_FRAME_LIMIT frames, clips wait no more."""
     import shutil
 
     (tmp_path / "in").mkdir()
@@ -216,3 +216,10 @@ def test_a_film_does_not_hold_back_the_images_of_its_run(tmp_path, clip, coloriz
                             on_result=lambda r: arrivals.append(r.source.name))
     assert summary.done == 7 and summary.failed == 0
     assert arrivals[-1] == "a-film.mp4" and sorted(arrivals[:-1]) == [f"photo{i}.png" for i in range(6)]
+
+    from colorbatch import pipeline
+
+    monkeypatch.setattr(pipeline, "WAITING_FRAME_LIMIT", 0)  # no room to hold clips back: each runs when reached
+    arrivals.clear()
+    colorizer.run(tmp_path / "in", tmp_path / "again", video=True, on_result=lambda r: arrivals.append(r.source.name))
+    assert arrivals[0] == "a-film.mp4" and len(arrivals) == 7
