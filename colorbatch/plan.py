@@ -12,7 +12,7 @@ from colorbatch.discover import IMAGE_EXTENSIONS, in_shard, is_image_path, iter_
 from colorbatch.errors import InvalidPathError
 from colorbatch.imaging import output_suffix, peek_size
 from colorbatch.integrity import is_whole
-from colorbatch.jobs import OUTPUT_EXISTS, ClipJob, Job, Result, RunOptions, SequenceFrame, Status, already_written
+from colorbatch.jobs import ClipJob, Job, Result, RunOptions, SequenceFrame, Status, already_written
 from colorbatch.video.io import VIDEO_EXTENSIONS, is_video_path, is_whole_video, video_support
 
 
@@ -105,10 +105,9 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
             yield Result(path, target, Status.FAILED, f"output {target} would also be written from {claimed[target]}")
             continue
         claimed[target] = path
-        if not options.overwrite and (is_whole_video(target, path) if video else _finished(target, path)):
-            yield Result(path, target, Status.SKIPPED, OUTPUT_EXISTS)
-            continue
-        yield ClipJob(path, relative, target, single=source.is_file()) if video else Job(path, relative, target)
+        job = ClipJob(path, relative, target, single=source.is_file()) if video else Job(path, relative, target)
+        kept = not options.overwrite and (is_whole_video(target, path) if video else _finished(target, path))
+        yield already_written(job) if kept else job
     while unreadable:
         yield _unreadable_folder(unreadable.pop(0))
 
