@@ -2,7 +2,8 @@
 
 ``score_pair`` measures one prediction against its truth; ``ScoreSummary`` accumulates rows in
 constant memory (running sums plus a PSNR list for median and percentile). Training, ``run
---truth`` and ``score`` all go through here, so they print the same numbers for the same images.
+--truth`` and ``score`` all go through here, so they print the same numbers for the same images;
+``AGGREGATES`` names each aggregate key once, for the terminal, the reports and training's log.
 """
 
 from __future__ import annotations
