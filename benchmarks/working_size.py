@@ -24,7 +24,7 @@ from colorbatch.color import gray_u8
 from colorbatch.imaging import read_rgb
 from colorbatch.model import ColorModel
 from colorbatch.samples import sample_images
-from colorbatch.summary import summarise
+from colorbatch.scores import summarise
 
 RULE_DB = 0.2
 RULE = f"the most hue hits among the sizes within {RULE_DB} dB of the best mean PSNR"
