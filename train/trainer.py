@@ -84,11 +84,11 @@ class Trainer:
         self.uses_classes = weights.class_loss > 0
         if self.uses_classes:  # recorded in the run's config, so checkpoints rebuild the head
             config = self.config = with_arch_kwargs(config, num_classes=class_count(config, splits))
-        # channels_last: the layout oneDNN's and cuDNN's fastest convolutions take
         self.model = create_model(config.arch, **config.arch_kwargs)
         self.binned = predicts_bins(self.model)
         if self.binned:
             prepare_binned_model(self.model, self.train_split, config)
+        # channels_last: the layout oneDNN's and cuDNN's fastest convolutions take
         self.model = self.model.to(self.device, memory_format=torch.channels_last)
         # Pixel terms need decoded colour; a chroma-bins model trained on its bin loss alone skips that.
         self.needs_rgb = not self.binned or any(
