@@ -2,12 +2,14 @@
 
 The plan stays on this machine (the client); it is cut into chunks of files, and a bounded
 window of chunks is in flight at a time, so a tree of millions of files never sits in the
-scheduler's memory. Each chunk is one task: a worker process loads the model once (see
-``pipeline.load_model``) and runs the chunk with it; its results come back here, where the
-progress bar, the report and the summary see them in plan order. A task whose worker dies, or
-that raises, is retried (``retries``); outputs are written atomically, so a retried chunk
-neither loses nor half-writes a file. A chunk that fails on every try becomes one failed result
-per file, and the rest of the batch goes on.
+scheduler's memory. A clip (a video, a piece of a sequence) is a chunk of its own and a long task,
+so clips have a window apart from the images': a film does not hold the images back. Each chunk
+is one task: a worker process loads the model once (see ``pipeline.load_model``) and runs the
+chunk with it; its results come back here, where the progress bar, the report and the summary
+see them in plan order within each window (a clip's results after those of the images beside it).
+A task whose worker dies, or that raises, is retried (``retries``); outputs are written
+atomically, so a retried chunk neither loses nor half-writes a file. A chunk that fails on every
+try becomes one failed result per file, and the rest of the batch goes on.
 
 Workers need colorbatch installed and the same paths as the client (a shared filesystem).
 Without a scheduler address, a ``LocalCluster`` on this machine (one thread per worker process,
@@ -20,11 +22,13 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from pathlib import Path
 
-from colorbatch.engine import Record, Stopped, Work, chunk_settler, chunked, run_bounded
+from colorbatch.engine import Record, Stopped, Work, chunk_settler, chunked
 from colorbatch.errors import ClusterError
-from colorbatch.jobs import Job
+from colorbatch.jobs import ClipJob, Job
+from colorbatch.stage import Stage
 
 CHUNK_SIZE = 64  # files per task: large enough that scheduling is a small part of a task
 WORKER_WAIT_SECONDS = 60
@@ -79,8 +83,30 @@ class DaskDistributor:
             nthreads = client.nthreads()
             self.description = f"dask ({len(nthreads)} workers at {client.scheduler.address})"
             executor = client.get_executor(retries=self.retries, pure=False)
-            run_bounded(executor, work.process_chunk, chunked(jobs, self.chunk_size), chunk_settler(work, record),
-                        stopped, window=2 * max(1, sum(nthreads.values())))
+            window = 2 * max(1, sum(nthreads.values()))
+            _run_in_lanes(executor, work, chunked(jobs, self.chunk_size), record, stopped, window)
+
+
+def _run_in_lanes(executor: Executor, work: Work, chunks: Iterator[list[Job]], record: Record, stopped: Stopped,
+                  window: int) -> None:
+    """Chunks of images and clips (a video, a piece of a sequence: one long task) in two lanes of
+    ``window`` tasks each, each settled in plan order: a film's task never holds back the image
+    chunks behind it (their results would wait for it, and the window with them)."""
+    settle = chunk_settler(work, record)
+    images, clips = (Stage(executor, work.process_chunk, settle, window - 1) for _ in range(2))
+    try:
+        for chunk in chunks:
+            if stopped():
+                break
+            (clips if isinstance(chunk[0], ClipJob) else images).submit(chunk)
+    except KeyboardInterrupt:
+        for lane in (images, clips):
+            lane.cancel()
+        for lane in (images, clips):
+            lane.finish()
+        raise
+    images.finish()
+    clips.finish()
 
 
 def scheduler_address(scheduler: str) -> str:

@@ -372,3 +372,24 @@ def test_hint_files_travel_with_their_photos_on_dask(tmp_path, cluster):
     assert _files(tmp_path / "local") == _files(tmp_path / "dask") and len(_files(tmp_path / "dask")) == 4
     plain = _invoke("run", source, tmp_path / "plain", "--device", "cpu", "-q")
     assert plain.exit_code == 0 and _files(tmp_path / "plain") != _files(tmp_path / "dask")
+
+
+def test_a_film_does_not_hold_back_the_images_on_dask(tmp_path, cluster):
+    """The clip is the plan's first chunk; the image chunks behind it are recorded without waiting
+    for it (clips have a window of their own), and the clip last."""
+    pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    import shutil
+
+    from colorbatch.api import Colorizer
+    from colorbatch.cluster import DaskDistributor
+    from tests.test_video import make_clip
+
+    source = _gray_tree(tmp_path / "in", 6)
+    make_clip(tmp_path / "film.mp4")
+    shutil.copyfile(tmp_path / "film.mp4", source / "a-film.mp4")
+    arrivals = []
+    summary = Colorizer(device="cpu").run(source, tmp_path / "out", video=True, distributor=DaskDistributor(
+        cluster, chunk_size=2), on_result=lambda result: arrivals.append(result.source.name))
+    assert summary.failed == 0 and summary.done == len(arrivals) == 7
+    assert arrivals[-1] == "a-film.mp4"
