@@ -1,6 +1,6 @@
 """A film in a tree of photos: does it hold the photos back? (issue 37 item 5)
 
-    python benchmarks/film_and_images.py --before /tmp/before [--after /tmp/after] [--images 500] [--rounds 1]
+    python benchmarks/film_and_images.py --before /tmp/before [--after /tmp/after] [--images 500] [--rounds 1] [--dask]
 
 One tree (made once under benchmarks/work/film-and-images/): the first ``--images`` photos of
 data/photos-large/val, made gray (PNG) and named 0000.png, 0001.png, ... and the cockatoo clip
@@ -10,7 +10,8 @@ and with the code in ``--before`` (a git worktree of an older commit), alternate
 process (``--after``: another worktree instead of this checkout, so that editing this one
 while it runs changes nothing), and notes when each result arrived. The table gives, per code: seconds until the last
 photo was written, until the film was, and for the whole run, and how many photos were written
-before the film was finished.
+before the film was finished. ``--dask``: the same on a LocalCluster of 2 worker processes, 1 thread
+each (results in film_and_images_dask.md).
 
 To make the worktree: `git worktree add /tmp/before COMMIT`. The older code is imported from it by
 putting it first on PYTHONPATH with a `sitecustomize.py` that drops this checkout's editable
@@ -44,9 +45,13 @@ from colorbatch.api import Colorizer
 
 colorizer = Colorizer(device="cpu")
 arrivals = []
+distributor = None
+if sys.argv[3] == "dask":
+    from colorbatch.cluster import DaskDistributor
+    distributor = DaskDistributor(workers=2)
 started = time.perf_counter()
 on_result = lambda result: arrivals.append((str(result.source), str(result.status), time.perf_counter() - started))
-summary = colorizer.run(Path(sys.argv[1]), Path(sys.argv[2]), on_result=on_result, video=True)
+summary = colorizer.run(Path(sys.argv[1]), Path(sys.argv[2]), on_result=on_result, video=True, distributor=distributor)
 print(json.dumps({"code": colorbatch.__file__, "arrivals": arrivals, "failed": summary.failed}))
 """
 
@@ -71,7 +76,7 @@ def make_tree(count: int) -> Path:
     return tree
 
 
-def one_run(tree: Path, code: Path | None, name: str) -> dict:
+def one_run(tree: Path, code: Path | None, name: str, where: str) -> dict:
     out = TREE / f"out-{name}"
     shutil.rmtree(out, ignore_errors=True)
     env = dict(os.environ)
@@ -79,7 +84,7 @@ def one_run(tree: Path, code: Path | None, name: str) -> dict:
         SITE.mkdir(parents=True, exist_ok=True)
         (SITE / "sitecustomize.py").write_text(DROP_EDITABLE)
         env["PYTHONPATH"] = f"{SITE}:{code}"
-    done = subprocess.run([sys.executable, "-c", CHILD, str(tree), str(out)], check=True, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", CHILD, str(tree), str(out), where], check=True, capture_output=True,
                           text=True, env=env, cwd=TREE)
     found = json.loads(done.stdout.strip().splitlines()[-1])
     shutil.rmtree(out, ignore_errors=True)
@@ -89,7 +94,7 @@ def one_run(tree: Path, code: Path | None, name: str) -> dict:
     arrivals = found["arrivals"]
     photos = [t for source, status, t in arrivals if not source.endswith(".mp4") and status == "done"]
     film = next(t for source, status, t in arrivals if source.endswith(".mp4") and status == "done")
-    return {"code": name, "photos done": len(photos), "failed": found["failed"],
+    return {"code": name, "where": where, "photos done": len(photos), "failed": found["failed"],
             "last photo s": round(max(photos), 1), "film s": round(film, 1),
             "whole run s": round(max(t for _, _, t in arrivals), 1),
             "photos done before the film": sum(t < film for t in photos)}
@@ -101,15 +106,17 @@ def main() -> int:
     parser.add_argument("--after", type=Path, help="a worktree of the newer code (default: this checkout)")
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--dask", action="store_true", help="on a LocalCluster of 2 worker processes (1 thread each)")
     args = parser.parse_args()
     tree = make_tree(args.images)
     rows = []
     for _ in range(args.rounds):
-        rows.append(one_run(tree, args.before.resolve(), f"before ({args.before.name})"))
+        where = "dask" if args.dask else "local"
+        rows.append(one_run(tree, args.before.resolve(), f"before ({args.before.name})", where))
         rows.append(one_run(tree, args.after and args.after.resolve(),
-                            f"after ({args.after.name})" if args.after else "this checkout"))
-    write_results("film_and_images", rows, extra={"setup": f"{args.images} gray photos and one 280-frame 1280x720 "
-                  "film, bundled model, CPU; seconds from the start of Colorizer.run"})
+                            f"after ({args.after.name})" if args.after else "this checkout", where))
+    setup = f"{args.images} gray photos and a 280-frame 1280x720 film, bundled model, CPU, {where}; seconds from start"
+    write_results("film_and_images_dask" if args.dask else "film_and_images", rows, extra={"setup": setup})
     return 0
 
 
