@@ -22,13 +22,11 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
-from concurrent.futures import Executor
 from pathlib import Path
 
-from colorbatch.engine import Record, Stopped, Work, chunk_settler, chunked
+from colorbatch.engine import Record, Stopped, Work, chunk_settler, chunked, run_bounded
 from colorbatch.errors import ClusterError
 from colorbatch.jobs import ClipJob, Job
-from colorbatch.stage import Stage
 
 CHUNK_SIZE = 64  # files per task: large enough that scheduling is a small part of a task
 WORKER_WAIT_SECONDS = 60
@@ -83,30 +81,14 @@ class DaskDistributor:
             nthreads = client.nthreads()
             self.description = f"dask ({len(nthreads)} workers at {client.scheduler.address})"
             executor = client.get_executor(retries=self.retries, pure=False)
-            window = 2 * max(1, sum(nthreads.values()))
-            _run_in_lanes(executor, work, chunked(jobs, self.chunk_size), record, stopped, window)
+            run_bounded(executor, work.process_chunk, chunked(jobs, self.chunk_size), chunk_settler(work, record),
+                        stopped, window=2 * max(1, sum(nthreads.values())), lane=_clip_lane)
 
 
-def _run_in_lanes(executor: Executor, work: Work, chunks: Iterator[list[Job]], record: Record, stopped: Stopped,
-                  window: int) -> None:
-    """Chunks of images and clips (a video, a piece of a sequence: one long task) in two lanes of
-    ``window`` tasks each, each settled in plan order: a film's task never holds back the image
-    chunks behind it (their results would wait for it, and the window with them)."""
-    settle = chunk_settler(work, record)
-    images, clips = (Stage(executor, work.process_chunk, settle, window - 1) for _ in range(2))
-    try:
-        for chunk in chunks:
-            if stopped():
-                break
-            (clips if isinstance(chunk[0], ClipJob) else images).submit(chunk)
-    except KeyboardInterrupt:
-        for lane in (images, clips):
-            lane.cancel()
-        for lane in (images, clips):
-            lane.finish()
-        raise
-    images.finish()
-    clips.finish()
+def _clip_lane(chunk: list[Job]) -> int:
+    """A clip's chunk (a video, a piece of a sequence: one long task) gets a window of its own, so
+    that a film's task never holds back the image chunks behind it."""
+    return int(isinstance(chunk[0], ClipJob))
 
 
 def scheduler_address(scheduler: str) -> str:

@@ -151,25 +151,33 @@ def chunked(jobs: Iterable[Job], size: int) -> Iterator[list[Job]]:
 
 def run_bounded(executor: Executor, fn: Callable[[Any], Any], items: Iterable, settle: Settle,
                 stopped: Stopped, window: int, weigh: Callable[[Any], int] | None = None,
-                budget: int | None = None) -> None:
+                budget: int | None = None, lane: Callable[[Any], int] | None = None) -> None:
     """Submit ``fn(item)`` for each item with at most ``window`` in flight (and, with ``weigh``, at
     most ``budget`` of weight together; a heavier item runs alone), and ``settle(item, future)``
-    each in the order submitted: a ``stage.Stage`` fed until ``stopped()``.
+    each in the order submitted: a ``stage.Stage`` fed until ``stopped()``. With ``lane``, each
+    lane number has a ``Stage`` of its own (its own window, settled in its own order, lanes
+    finished in number order), so that slow items of one kind do not hold back the others.
 
     On Ctrl-C the queued items are cancelled, the ones already running are settled, and the
     interruption goes on up.
     """
-    stage = Stage(executor, fn, settle, window - 1, budget)  # window - 1 wait while the newest runs
+    stages: dict[int, Stage] = {}
     try:
         for item in items:
             if stopped():
                 break
-            stage.submit(item, weigh(item) if weigh is not None else 0)
+            key = lane(item) if lane is not None else 0
+            if key not in stages:  # window - 1 wait while the newest runs
+                stages[key] = Stage(executor, fn, settle, window - 1, budget)
+            stages[key].submit(item, weigh(item) if weigh is not None else 0)
     except KeyboardInterrupt:
-        stage.cancel()
-        stage.finish()
+        for stage in stages.values():
+            stage.cancel()
+        for key in sorted(stages):
+            stages[key].finish()
         raise
-    stage.finish()
+    for key in sorted(stages):
+        stages[key].finish()
 
 
 def chunk_settler(work: Work, record: Record) -> Callable[[list[Job], Future], None]:
