@@ -40,6 +40,7 @@ import numpy as np
 from common import RESULTS, SHARED_DATASETS, WORK
 from PIL import Image
 
+from colorbatch.discover import RECORDS_FOLDER
 from colorbatch.samples import sample_images
 
 ROOT = WORK / "same-outputs"
@@ -105,8 +106,10 @@ def _frames(path: Path) -> bytes:
 
 
 def digests(folder: Path) -> dict[str, str]:
+    """Each output's digest; colorbatch's records of their sources (``.colorbatch/``, since issue
+    43) are not outputs and hold times, so they are left out."""
     found = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and RECORDS_FOLDER not in p.parts):
         if path.suffix == ".json":
             data = _stable_report(path)
         else:
@@ -138,7 +141,8 @@ def run_all() -> dict[str, str]:
                 "--hints", str(hints / "astronaut.png")])
     colorbatch(["run", str(gray / "chelsea.png"), str(steered / "chelsea-reference.png"), "--device", "cpu",
                 "--quiet", "--reference", str(colour / "coffee.webp")])
-    for suffix in ("json", "csv"):  # run --truth: the run's report with its scores
+    for suffix in ("json", "csv"):  # run --truth: the run's report with its scores, each a first run
+        shutil.rmtree(with_truth, ignore_errors=True)  # (over existing outputs, rows say why they were redone)
         colorbatch(["run", str(gray), str(with_truth), "--device", "cpu", "--quiet", "--overwrite", "--truth",
                     str(colour), "--report", str(reports / f"run.{suffix}")])
     return digests(outputs)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from colorbatch.atomic import is_partial_write
 
+RECORDS_FOLDER = ".colorbatch"  # colorbatch's own records in an OUT (colorbatch.sources): never files of a tree
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
 
@@ -21,14 +22,14 @@ def iter_files(root: Path, on_error: Callable[[OSError], None] | None = None) ->
     """Every regular file under ``root`` (or ``root`` itself), in a stable order, lazily.
 
     Folders that cannot be listed go to ``on_error`` (an ``OSError`` naming the folder); leftover
-    temporary files of interrupted writes are not files of the tree.
+    temporary files of interrupted writes and colorbatch's records folder are not files of the tree.
     """
     root = Path(root)
     if root.is_file():
         yield root
         return
     for folder, dirs, files in os.walk(root, onerror=on_error):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if d != RECORDS_FOLDER)
         for name in sorted(files):
             if not is_partial_write(name):
                 yield Path(folder) / name
@@ -36,7 +37,8 @@ def iter_files(root: Path, on_error: Callable[[OSError], None] | None = None) ->
 
 def natural_key(path: Path) -> tuple:
     """Sort key that orders numbered names by their numbers: frame_2 before frame_10."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name.lower()))
+    # isdecimal, not isdigit: '²' is a digit that int() refuses
+    return tuple(int(part) if part.isdecimal() else part for part in re.split(r"(\d+)", path.name.lower()))
 
 
 def iter_images(root: Path) -> Iterator[Path]:

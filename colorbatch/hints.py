@@ -14,7 +14,8 @@ is used. It has the photo's size or any size of the same aspect ratio (scaled to
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +23,17 @@ from PIL import Image
 
 from .chroma_bins import chroma_histogram
 from .color import rgb_to_chroma, to_float
+from .discover import IMAGE_EXTENSIONS, is_image_path, iter_images, same_file
 from .errors import HintError, InvalidPathError
-from .imaging import Decoded
+from .imaging import DEFAULT_MAX_PIXELS, Decoded
 from .pairing import AmbiguousPartnerError, find_partner
+from .video.io import VIDEO_EXTENSIONS, is_video_path
 
 HINT_INPUTS = ("hints", "reference")  # a hint model's graph inputs after gray and the decoding inputs
 ALPHA_THRESHOLD = 128
 ASPECT_TOLERANCE = 0.01  # relative; a hint image scaled by an editor may round a side by a pixel
 REFERENCE_SIDE = 256  # a reference photo is measured at most this large: its distribution, not its detail
+COLOURLESS_CHROMA = 0.02  # chroma (Cb, Cr) closer to gray than this, about 5 levels of 255, is no colour
 
 
 def no_hints(height: int, width: int) -> np.ndarray:
@@ -44,18 +48,36 @@ def hint_plane(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return plane
 
 
-def read_hint_image(path: Path, size: tuple[int, int]) -> np.ndarray:
+def read_hint_image(path: Path, size: tuple[int, int], max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """The hint plane of the hint image at ``path`` for a photo of ``size`` (width, height).
 
-    Raises ``HintError`` naming the file: unreadable, no alpha channel, another aspect ratio."""
+    Raises ``HintError`` naming the file: unreadable, over ``max_pixels``, no alpha channel, another
+    aspect ratio; the size and aspect ratio are checked from the header, before any pixel is decoded."""
     try:
         with Image.open(path) as image:
+            _check_header(image, path, "hint image", max_pixels)
+            check_aspect(image.size, size, path, "hint image", "photo")
             image.load()
             return hint_plane_of(image, size, path)
     except HintError:
         raise
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise HintError(f"{path}: hint image cannot be read ({exc})") from None
+
+
+def _check_header(image: Image.Image, path: Path, kind: str, max_pixels: int) -> None:
+    width, height = image.size
+    if width * height > max_pixels:
+        raise HintError(f"{path}: {kind} is {width}x{height}, {width * height:,} pixels, over the limit of "
+                        f"{max_pixels:,} (--max-pixels)")
+
+
+def check_aspect(found: tuple[int, int], wanted: tuple[int, int], name, kind: str, of: str) -> None:
+    """``HintError`` unless ``found`` (width, height) has ``wanted``'s aspect ratio, within an editor's rounding."""
+    width, height = wanted
+    if abs(found[0] / found[1] - width / height) > ASPECT_TOLERANCE * (width / height):
+        raise HintError(f"{name}: {kind} is {found[0]}x{found[1]}, another aspect ratio than its {of} "
+                        f"({width}x{height})")
 
 
 def hint_plane_of(image: Image.Image, size: tuple[int, int], name: Path | str = "hint image") -> np.ndarray:
@@ -64,15 +86,20 @@ def hint_plane_of(image: Image.Image, size: tuple[int, int], name: Path | str = 
     if not has_alpha:
         raise HintError(f"{name}: hint image has no alpha channel (paint hints on a transparent "
                         "layer and save it as PNG, WebP or TIFF with transparency)")
+    check_aspect(image.size, size, name, "hint image", "photo")
     rgba = image.convert("RGBA")
     width, height = size
-    if abs(rgba.width / rgba.height - width / height) > ASPECT_TOLERANCE * (width / height):
-        raise HintError(f"{name}: hint image is {rgba.width}x{rgba.height}, another aspect ratio than its "
-                        f"photo ({width}x{height})")
     if rgba.size != (width, height):
         rgba = rgba.resize((width, height), Image.Resampling.NEAREST)  # dabs keep their exact colours
     pixels = np.asarray(rgba)
     return hint_plane(to_float(pixels[..., :3]), pixels[..., 3] >= ALPHA_THRESHOLD)
+
+
+def has_colour(chroma: np.ndarray) -> bool:
+    """Whether a colour image's chroma ``(..., 2)`` holds colour at all: at least a hundredth of
+    its pixels further than ``COLOURLESS_CHROMA`` from gray (a gray scan saved as RGB has none)."""
+    magnitude = np.hypot(chroma[..., 0], chroma[..., 1])
+    return bool((magnitude > COLOURLESS_CHROMA).mean() >= 0.01)
 
 
 def reference_from_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -80,69 +107,164 @@ def reference_from_rgb(rgb: np.ndarray) -> np.ndarray:
     return chroma_histogram(rgb_to_chroma(rgb))
 
 
-def read_reference(path: Path) -> np.ndarray:
-    """The reference distribution of the colour photo at ``path``; ``HintError`` names the file."""
+@dataclass(frozen=True)
+class Reference:
+    """A reference photo as read: its distribution, and whether it had any colour."""
+
+    distribution: np.ndarray
+    colourless: bool
+
+    def warning(self, path: Path) -> tuple[str, ...]:
+        if not self.colourless:
+            return ()
+        return (f"{path}: the reference photo has no colour; it gives gray colours",)
+
+
+def read_reference(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Reference:
+    """The colour photo at ``path`` as a reference; ``HintError`` names the file (unreadable, or
+    over ``max_pixels`` by its header, before decoding)."""
     try:
         with Image.open(path) as image:
+            _check_header(image, path, "reference photo", max_pixels)
             image.draft("RGB", (REFERENCE_SIDE, REFERENCE_SIDE))
             image = image.convert("RGB")
             image.thumbnail((REFERENCE_SIDE, REFERENCE_SIDE), Image.Resampling.BILINEAR)
-            return reference_from_rgb(to_float(np.asarray(image)))
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            rgb = to_float(np.asarray(image))
+    except HintError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise HintError(f"{path}: reference photo cannot be read ({exc})") from None
+    distribution = reference_from_rgb(rgb)
+    distribution.setflags(write=False)
+    return Reference(distribution, not has_colour(rgb_to_chroma(rgb)))
 
 
-def read_reference_cached(path: Path) -> np.ndarray:
+def read_reference_cached(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Reference:
     """``read_reference``, read once per file version: one reference serves a whole series."""
     stat = path.stat()
-    return _reference_of_version(str(path), stat.st_mtime_ns, stat.st_size)
+    return _reference_of_version(str(path), stat.st_mtime_ns, stat.st_size, max_pixels)
 
 
 @functools.lru_cache(maxsize=64)
-def _reference_of_version(path: str, mtime_ns: int, size: int) -> np.ndarray:
-    reference = read_reference(Path(path))
-    reference.setflags(write=False)
-    return reference
+def _reference_of_version(path: str, mtime_ns: int, size: int, max_pixels: int) -> Reference:
+    return read_reference(Path(path), max_pixels)
+
+
+HINT_EXPECTED = ("a hint image: a path, a PIL image with transparency, or an RGBA array (H, W, 4) of uint8 or "
+                 "uint16, transparent where there is no hint")
+REFERENCE_EXPECTED = ("a colour photo: a path, a PIL image, or an RGB array (H, W, 3) of uint8, uint16 or float in "
+                      "[0, 1]")
 
 
 def hints_from(value, size: tuple[int, int]) -> np.ndarray:
-    """A hint plane from a hint image's path, a PIL image, or a hint plane ``(H, W, 3)`` itself."""
+    """A hint plane from a hint image: its path, a PIL image, or an RGBA array ``(H, W, 4)``
+    (uint8 or uint16), as if read from a file; anything else is a ``HintError``."""
     if isinstance(value, np.ndarray):
-        if value.shape != (size[1], size[0], 3):
-            raise HintError(f"a hint plane of shape {value.shape} for a {size[0]}x{size[1]} image")
-        return value.astype(np.float32)
+        return hint_plane_of(Image.fromarray(_rgba_u8(value), "RGBA"), size, "hint array")
     if isinstance(value, Image.Image):
         return hint_plane_of(value, size)
-    return read_hint_image(Path(value), size)
+    if isinstance(value, (str, os.PathLike)):
+        return read_hint_image(Path(value), size)
+    raise HintError(f"hints: got {type(value).__name__}; expected {HINT_EXPECTED}")
+
+
+def _rgba_u8(array: np.ndarray) -> np.ndarray:
+    if array.ndim == 3 and array.shape[2] == 3:
+        raise HintError(f"hint array of shape {array.shape} has no alpha channel; expected {HINT_EXPECTED}")
+    if array.ndim != 3 or array.shape[2] != 4 or array.dtype not in (np.uint8, np.uint16):
+        raise HintError(f"hint array of shape {array.shape} and dtype {array.dtype}; expected {HINT_EXPECTED}")
+    if array.dtype == np.uint16:
+        return ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return np.ascontiguousarray(array)
 
 
 def reference_from(value) -> np.ndarray:
-    """A reference distribution from a photo's path, a PIL image, an RGB array, or a distribution."""
+    """A reference distribution from a colour photo: its path, a PIL image, or an RGB array
+    ``(H, W, 3)`` (uint8, uint16, or float in [0, 1]); anything else is a ``HintError``."""
     if isinstance(value, Image.Image):
-        value = np.asarray(value.convert("RGB"))
+        return reference_from_rgb(to_float(np.asarray(value.convert("RGB"))))
     if isinstance(value, np.ndarray):
-        if value.ndim == 1:
-            return value.astype(np.float32)
-        return reference_from_rgb(to_float(value) if value.dtype != np.float32 else value)
-    return read_reference(Path(value))
+        return reference_from_rgb(_rgb_float(value))
+    if isinstance(value, (str, os.PathLike)):
+        return read_reference(Path(value)).distribution
+    raise HintError(f"reference: got {type(value).__name__}; expected {REFERENCE_EXPECTED}")
 
 
-def check_hint_paths(source: Path, options) -> None:
-    """Refuse ``--hints``, ``--reference`` or ``--keyframes`` paths that do not exist, keyframes that are
-    not a folder, and a single hint file for a folder of inputs (a hint image belongs to one photo);
-    ``options`` is a ``RunOptions``."""
-    for flag, given in (("--hints", options.hints), ("--reference", options.reference),
-                        ("--keyframes", options.keyframes)):
+def _rgb_float(array: np.ndarray) -> np.ndarray:
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise HintError(f"reference array of shape {array.shape}; expected {REFERENCE_EXPECTED}")
+    if array.dtype in (np.uint8, np.uint16):
+        return to_float(array)
+    if array.dtype.kind != "f":
+        raise HintError(f"reference array of dtype {array.dtype}; expected {REFERENCE_EXPECTED}")
+    if not (np.isfinite(array).all() and array.min() >= 0 and array.max() <= 1):
+        raise HintError(f"reference array of floats outside [0, 1]; expected {REFERENCE_EXPECTED}")
+    return array.astype(np.float32)
+
+
+STEERING_FLAGS = (("--hints", "hints"), ("--reference", "reference"), ("--keyframes", "keyframes"))
+
+
+def check_hint_paths(source: Path, out: Path, options) -> None:
+    """Refuse steering that cannot work, before anything is written (``InvalidPathError``, exit 2):
+    ``--hints``, ``--reference`` or ``--keyframes`` paths that do not exist, or that are OUT, lie
+    inside it or hold it (steering files are inputs: never written, never taken for outputs);
+    keyframes that are not a folder; a single hint file for a folder of inputs; hints for clips
+    (a video, ``--sequence`` frames: their colour frames are ``--keyframes``). ``options`` is a
+    ``RunOptions``."""
+    for flag, name in STEERING_FLAGS:
+        given = getattr(options, name)
         if given is not None and not given.exists():
             raise InvalidPathError(f"{flag} {given}: no such file or folder")
+        if given is not None and _overlaps(given, out):
+            raise InvalidPathError(f"{flag} {given} and OUT {out} overlap (the one is, holds or lies inside the "
+                                   "other); steering files are inputs and are never written: choose another OUT")
     if options.keyframes is not None and not options.keyframes.is_dir():
         raise InvalidPathError(f"--keyframes {options.keyframes}: not a folder (keyframes are named as their frames)")
-    if options.hints is not None and options.hints.is_file() and source.is_dir():
+    if options.hints is None:
+        return
+    if options.sequence or (source.is_file() and is_video_path(source)):
+        raise InvalidPathError(f"--hints {options.hints}: hint images steer photos; a clip's colour is given by "
+                               "colour frames, with --keyframes")
+    if options.hints.is_file() and source.is_dir():
         raise InvalidPathError(f"--hints {options.hints}: a hint image is for a one-file run; for the folder "
                                f"{source} give a folder of hint images mirroring it")
 
 
-def partner_file(given: Path | None, relative: Path) -> Path | None:
+def _overlaps(steering: Path, out: Path) -> bool:
+    given, target = steering.resolve(), out.resolve()
+    return given == target or target in given.parents or given in target.parents or same_file(steering, out)
+
+
+def missing_hint_warning(source: Path, hints: Path | None) -> tuple[str, ...]:
+    """A one-file run with ``--hints FOLDER`` that has no hint file for the photo: say so."""
+    if hints is None or not source.is_file() or not hints.is_dir() or is_video_path(source):
+        return ()
+    if partner_file(hints, Path(source.name)) is not None:
+        return ()
+    folder = f" ({hints} is a folder, not a hint image)" if is_image_path(hints) else ""
+    return (f"--hints {hints}: no hint file for {source.name} in that folder{folder}; "
+            f"looked for {Path(source.name).with_suffix('.png')} (any image extension); coloured automatically",)
+
+
+def unmatched_hint_files(source: Path, hints: Path | None) -> list[Path]:
+    """Hint files under the folder ``hints`` that no input under ``source`` has (by relative path,
+    any extension): a typo, or a photo moved since it was dabbed."""
+    if hints is None or not hints.is_dir() or not source.is_dir():
+        return []
+    return [path for path in iter_images(hints)
+            if not _has_input(source, path.relative_to(hints))]
+
+
+def _has_input(source: Path, relative: Path) -> bool:
+    stem = source / relative.with_suffix("")
+    if not stem.parent.is_dir():
+        return False
+    suffixes = (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS)
+    return any(stem.with_name(stem.name + suffix).is_file() for suffix in (*suffixes, *(s.upper() for s in suffixes)))
+
+
+def partner_file(given: Path | None, relative: Path, kind: str = "hint") -> Path | None:
     """The hint or reference file for the input at ``relative`` (its path under INPUT): ``given``
     itself when it is a file; else the file under the folder ``given`` with the same relative path
     and any image extension (``a/b.jpg`` takes ``a/b.png``); None when there is none."""
@@ -153,19 +275,29 @@ def partner_file(given: Path | None, relative: Path) -> Path | None:
     try:
         return find_partner(given, relative)
     except AmbiguousPartnerError as exc:
-        raise HintError(str(exc)) from None
+        raise HintError(f"{kind} files: {exc}") from None
 
 
-def with_hints(decoded: Decoded, relative: Path, hints: Path | None, reference: Path | None) -> Decoded:
-    """``decoded`` with the hint plane and reference its input has under ``hints`` and ``reference``
-    (files or trees mirroring INPUT); an input with neither is returned as it is."""
-    hint_path, reference_path = partner_file(hints, relative), partner_file(reference, relative)
-    height, width = decoded.luma.shape
-    plane = read_hint_image(hint_path, (width, height)) if hint_path is not None else None
-    distribution = read_reference_cached(reference_path) if reference_path is not None else None
-    if plane is None and distribution is None:
+def steering_files(job, options) -> tuple[Path | None, Path | None]:
+    """A photo job's hint file and reference photo: as its plan found them (``job.sources``), or
+    looked up now for a job made without (a ``Job`` of ``colorbatch.jobs``, a ``RunOptions``)."""
+    if job.sources is not None:
+        return job.sources.hint, job.sources.reference
+    return partner_file(options.hints, job.relative), partner_file(options.reference, job.relative, "reference")
+
+
+def with_hints(decoded: Decoded, hint_path: Path | None, reference_path: Path | None,
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
+    """``decoded`` with the hint plane of the hint file ``hint_path`` and the reference photo
+    ``reference_path`` (and a warning for a reference without colour); an input with neither is
+    returned as it is."""
+    if hint_path is None and reference_path is None:
         return decoded
-    return replace(decoded, hints=plane, reference=distribution)
+    height, width = decoded.luma.shape
+    plane = read_hint_image(hint_path, (width, height), max_pixels) if hint_path is not None else None
+    reference = read_reference_cached(reference_path, max_pixels) if reference_path is not None else None
+    return replace(decoded, hints=plane, reference=None if reference is None else reference.distribution,
+                   warnings=() if reference is None else reference.warning(reference_path))
 
 
 def resize_hints(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

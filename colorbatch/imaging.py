@@ -106,6 +106,7 @@ class Decoded:
     metadata: Metadata | None = None
     hints: np.ndarray | None = None  # a hint plane (H, W, 3) of colorbatch.hints, or None
     reference: np.ndarray | None = None  # a reference distribution (Q,), or None
+    warnings: tuple[str, ...] = ()  # what its steering could not do (a reference without colour)
 
 
 def _luma_and_alpha(image: Image.Image) -> Decoded:

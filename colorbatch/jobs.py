@@ -12,6 +12,7 @@ from pathlib import Path
 
 from colorbatch.imaging import DEFAULT_MAX_PIXELS, PNG_COMPRESSION
 from colorbatch.scores import ImageScore, ScoreSummary
+from colorbatch.sources import HAND_CHANGED, UNRECORDED, Sources
 from colorbatch.video.io import DEFAULT_CRF
 
 
@@ -50,6 +51,8 @@ class Job:
     source: Path
     relative: Path
     target: Path
+    sources: Sources | None = None  # what its output is made from (run; None for gray)
+    redo: str = ""  # why an existing output is made again ("hint changed"); empty for a new one
 
 
 @dataclass
@@ -94,6 +97,8 @@ class Result:
     score: ImageScore | None = None  # against ``truth`` (run --truth, score), when it was scored
     pixels: int = 0  # of the scored image (pooled PSNR weighs by pixels)
     baseline: ImageScore | None = None  # score --baseline: the truth's gray copy against the truth
+    redone: str = ""  # DONE over an earlier output: why it was made again
+    warnings: tuple[str, ...] = ()  # what steering could not do for it (a reference with no colour)
 
 
 @dataclass
@@ -108,20 +113,37 @@ class RunSummary:
     scores: ScoreSummary | None = None
     interrupted: bool = False  # Ctrl-C: the counts are what finished before it
     peak_pixels_in_flight: int = 0  # the most pixels decoded-but-not-written at any time
+    redone: list[Result] = field(default_factory=list)  # done over an earlier output, each with its reason
+    unrecorded: int = 0  # outputs kept without a record of their sources (written before the journal, by hand)
+    warnings: dict[str, None] = field(default_factory=dict)  # distinct, in order of arrival
+    unmatched_hints: list[Path] = field(default_factory=list)  # hint files no input of the run has
 
     def record(self, result: Result) -> None:
         """Count one result under its status (and fold in its scores, when it has any)."""
+        self.warnings.update(dict.fromkeys(result.warnings))
         if result.status is Status.DONE:
             self.done += 1
+            if result.redone:
+                self.redone.append(result)
             if self.scores is not None and result.score is not None:
                 self.scores.add(result.score, result.pixels)
         elif result.status is Status.SKIPPED:
             self.skipped += 1
+            self.unrecorded += result.reason in (UNRECORDED, HAND_CHANGED)
         elif result.status is Status.UNSUPPORTED:
             self.unsupported += 1
         else:
             self.failed += 1
             self.failures.append(result)
+
+    def redone_reasons(self) -> dict[str, int]:
+        """How many outputs were redone for each reason ("hint changed": 2); one output may count
+        under several."""
+        counts: dict[str, int] = {}
+        for result in self.redone:
+            for reason in result.redone.split(", "):
+                counts[reason] = counts.get(reason, 0) + 1
+        return counts
 
     @property
     def images_per_second(self) -> float:

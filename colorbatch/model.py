@@ -129,8 +129,10 @@ class ColorModel:
     def colorize(self, image, hints=None, reference=None) -> Image.Image:
         """Colorize one PIL image or numpy array (gray ``(H, W)`` or RGB ``(H, W, 3)``, uint8/uint16/float).
 
-        A hint model also takes ``hints`` (a hint image: a path or an RGBA PIL image, see
-        ``colorbatch.hints``) and ``reference`` (a colour photo: a path, a PIL image or an RGB array)."""
+        A hint model also takes ``hints``, a hint image (a path, a PIL image with transparency, or an
+        RGBA array ``(H, W, 4)`` of uint8 or uint16, read as if from a file; see ``colorbatch.hints``),
+        and ``reference``, a colour photo (a path, a PIL image, or an RGB array ``(H, W, 3)`` of
+        uint8, uint16 or float in [0, 1]); anything else raises ``HintError`` saying what was expected."""
         decoded = decoded_from_image(image)
         if hints is not None or reference is not None:
             self.require_hints()

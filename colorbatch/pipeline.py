@@ -21,7 +21,7 @@ import numpy as np
 
 from colorbatch.engine import Record, Stopped, TreeWork
 from colorbatch.errors import ImageError
-from colorbatch.hints import with_hints
+from colorbatch.hints import steering_files, with_hints
 from colorbatch.imaging import Decoded, decode, peek_pixels, read_rgb
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
 from colorbatch.model import ColorModel, ModelSpec
@@ -129,7 +129,8 @@ class Pipeline:
     def _decode(self, job: Job) -> Decoded:
         decoded = decode(job.source, self.options.max_pixels)
         if self.options.steered:
-            decoded = with_hints(decoded, job.relative, self.options.hints, self.options.reference)
+            hint, reference = steering_files(job, self.options)
+            decoded = with_hints(decoded, hint, reference, self.options.max_pixels)
         return decoded
 
     def _to_batcher(self, job: Job, done: Future, batching: _Batcher, record: Record) -> None:

@@ -9,11 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from colorbatch.discover import IMAGE_EXTENSIONS, in_shard, is_image_path, iter_files, natural_key, same_file
-from colorbatch.errors import InvalidPathError
+from colorbatch.errors import HintError, InvalidPathError
+from colorbatch.hints import partner_file
 from colorbatch.imaging import output_suffix, peek_size
 from colorbatch.integrity import is_whole
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, SequenceFrame, Status, already_written
+from colorbatch.sources import NEW, OVERWRITE, Journal, Sources
 from colorbatch.video.io import VIDEO_EXTENSIONS, is_video_path, is_whole_video, video_support
+from colorbatch.video.keyframes import image_files, video_keyframe_folder
+
+LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp")  # --quality changes their pixels
 
 
 def check_paths(source: Path, out: Path) -> None:
@@ -68,12 +73,16 @@ def _unreadable_folder(error: OSError) -> Result:
     return Result(folder, None, Status.FAILED, f"{folder}: cannot list folder ({error.strerror or error})")
 
 
-def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Result]:
+def plan_jobs(source: Path, out: Path, options: RunOptions, journal: Journal | None = None) -> Iterator[Job | Result]:
     """Lazily map inputs to outputs; yields ``Result`` for files decided without work.
 
     An output that would replace its own input is refused: for a single-file INPUT as an
-    ``InvalidPathError`` before anything is written, in a tree as that file's failure.
+    ``InvalidPathError`` before anything is written, in a tree as that file's failure. With a
+    ``journal`` (run), each job knows its sources, and an existing output is kept only when the
+    journal says they are unchanged (else the job says why it is redone); without one (gray), an
+    existing whole output is kept.
     """
+    keyframes = _KeyframeLister()
     base = source if source.is_dir() else source.parent
     claimed: dict[Path, Path] = {}  # outputs of the current folder only: collisions are per folder
     folder = None
@@ -106,10 +115,77 @@ def plan_jobs(source: Path, out: Path, options: RunOptions) -> Iterator[Job | Re
             continue
         claimed[target] = path
         job = ClipJob(path, relative, target, single=source.is_file()) if video else Job(path, relative, target)
-        kept = not options.overwrite and (is_whole_video(target, path) if video else _finished(target, path))
-        yield already_written(job) if kept else job
+        if journal is not None:
+            try:
+                job.sources = _sources(job, video, options, journal, keyframes)
+            except HintError as exc:  # an ambiguous hint or reference tree
+                yield Result(path, target, Status.FAILED, str(exc))
+                continue
+            if video and job.sources.hint is not None:
+                yield Result(path, target, Status.FAILED, f"{job.sources.hint}: a hint image for the video {path}; "
+                                                          "hint images steer photos, a clip takes --keyframes")
+                continue
+        yield _decided(job, video, options, journal)
     while unreadable:
         yield _unreadable_folder(unreadable.pop(0))
+
+
+def _decided(job: Job, video: bool, options: RunOptions, journal: Journal | None) -> Job | Result:
+    """``job`` to run (with why, over an existing output), or the result of keeping its output."""
+    if not job.target.exists():
+        job.redo = ""  # a new output
+        return job
+    if options.overwrite:
+        job.redo = OVERWRITE
+        return job
+
+    def whole() -> bool:
+        return is_whole_video(job.target, job.source) if video else _finished(job.target, job.source)
+
+    if journal is None:
+        return already_written(job) if whole() else job
+    keep, why = journal.judge(job.target, job.sources, whole)
+    if keep:
+        return Result(job.source, job.target, Status.SKIPPED, why)
+    job.redo = "" if why == NEW else why
+    return job
+
+
+class _KeyframeLister:
+    """The keyframe files of the folder a plan is in, listed once per folder (a sequence's frames
+    come together)."""
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+        self.files: tuple[Path, ...] = ()
+
+    def __call__(self, folder: Path) -> tuple[Path, ...]:
+        if folder != self.folder:
+            self.folder, self.files = folder, tuple(image_files(folder))
+        return self.files
+
+
+def _sources(job: Job, video: bool, options: RunOptions, journal: Journal, keyframes: _KeyframeLister) -> Sources:
+    """What ``job``'s output is made from: its input, hint file, reference, keyframes, settings.
+    A video's or a ``--sequence`` clip's reference and keyframes are its clip's."""
+    settings = dict(journal.settings)
+    if job.target.suffix.lower() in LOSSY_SUFFIXES:
+        settings["quality"] = options.quality
+    if not (video or options.sequence):
+        return Sources(job.source, partner_file(options.hints, job.relative),
+                       partner_file(options.reference, job.relative, "reference"), settings=settings)
+    settings["temporal"] = options.temporal
+    clip = job.relative if video else job.relative.parent
+    reference = None
+    if options.reference is not None and (options.reference.is_file() or clip.name):
+        reference = partner_file(options.reference, clip, "reference")
+    folder = None
+    if options.keyframes is not None:
+        folder = video_keyframe_folder(options.keyframes, clip, job.single) if video else options.keyframes / clip
+    if video:
+        settings.update(codec=options.codec, crf=options.crf)
+    hint = partner_file(options.hints, job.relative) if video else None
+    return Sources(job.source, hint, reference, keyframes(folder) if folder is not None else (), settings)
 
 
 def _finished(target: Path, source: Path) -> bool:
@@ -145,8 +221,8 @@ def plan_sequences(plan: Iterator[Job | Result], out: Path, piece: int | None = 
                 yield from (already_written(f.job) for f in own)
                 continue
             first = max(0, start - SEQUENCE_OVERLAP)
-            yield ClipJob(folder, target.relative_to(out), target, frames=frames[first:start + size],
-                          warmup=start - first)
+            yield ClipJob(folder, target.relative_to(out), target, sources=frames[0].job.sources,
+                          frames=frames[first:start + size], warmup=start - first)
         frames.clear()
 
     for item in plan:

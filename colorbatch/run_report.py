@@ -40,7 +40,7 @@ class RunReport:
         if result.status is Status.UNSUPPORTED:
             return
         self.writer.add({"image": str(result.source), "input": str(result.source), "status": str(result.status),
-                         "reason": result.reason, **score_columns(result.score),
+                         "reason": _reason(result), **score_columns(result.score),
                          "prediction": str(result.target) if result.target else None,
                          "truth": str(result.truth) if result.truth else None})
 
@@ -49,4 +49,19 @@ class RunReport:
         self.writer.close({"command": "run", "context": context, "model": model_name, "vividness": vividness,
                            "aggregate": scores,
                            "counts": {"done": summary.done, "skipped": summary.skipped, "failed": summary.failed,
-                                      "unsupported": summary.unsupported}})
+                                      "unsupported": summary.unsupported, **_provenance_counts(summary)},
+                           **({"redone reasons": summary.redone_reasons()} if summary.redone else {}),
+                           **({"warnings": list(summary.warnings)} if summary.warnings else {})})
+
+
+def _reason(result: Result) -> str:
+    """The row's reason; an output made again over an earlier one says why ("redone: hint changed")."""
+    if not result.redone:
+        return result.reason
+    return "; ".join(part for part in (f"redone: {result.redone}", result.reason) if part)
+
+
+def _provenance_counts(summary: RunSummary) -> dict:
+    """Redone and unrecorded outputs, where there were any (a first run's report is as before)."""
+    return {key: value for key, value in (("redone", len(summary.redone)), ("unrecorded", summary.unrecorded))
+            if value}

@@ -16,5 +16,5 @@ def write_output(job: Job, rgb: np.ndarray, decoded: Decoded, options: RunOption
     try:
         write_image(job.target, rgb, decoded.alpha, options.quality, decoded.metadata, options.png_compression)
     except ImageError as exc:
-        return Result(job.source, job.target, Status.FAILED, str(exc))
-    return Result(job.source, job.target, Status.DONE)
+        return Result(job.source, job.target, Status.FAILED, str(exc), warnings=decoded.warnings)
+    return Result(job.source, job.target, Status.DONE, redone=job.redo, warnings=decoded.warnings)

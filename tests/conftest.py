@@ -16,6 +16,14 @@ def random_rgb(rng: np.random.Generator, height: int = 32, width: int = 32) -> n
     return np.asarray(image)
 
 
+def output_files(folder: Path) -> list[Path]:
+    """The files of an OUT tree, sorted, without colorbatch's records folder (``colorbatch.sources``)."""
+    from colorbatch.discover import RECORDS_FOLDER
+
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and RECORDS_FOLDER not in p.relative_to(folder).parts)
+
+
 def write_color_tree(root: Path, count: int, size: int = 32, seed: int = 0, folders=("a", "b")) -> list[Path]:
     rng = np.random.default_rng(seed)
     paths = []

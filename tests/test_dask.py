@@ -23,7 +23,7 @@ from colorbatch.engine import execute
 from colorbatch.grayscale import GrayWork
 from colorbatch.jobs import RunOptions, RunSummary, Status
 from colorbatch.plan import plan_jobs
-from tests.conftest import random_rgb, write_color_tree
+from tests.conftest import output_files, random_rgb, write_color_tree
 
 distributed = pytest.importorskip("distributed")
 
@@ -104,7 +104,7 @@ def _invoke(*args):
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in output_files(folder)}
 
 
 def _summary(result) -> dict:
@@ -253,7 +253,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path, tiny_onn
         started.close()
     assert summary.done == 60 and summary.failed == 0 and summary.skipped == 0
     assert len(seen) == len(set(seen)) == 60  # every file reported once
-    written = sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file())
+    written = output_files(tmp_path / "out")
     assert len(written) == 60 and all(p.suffix == ".png" for p in written)  # no partial files left behind
     for path in written:
         with Image.open(path) as image:

@@ -245,9 +245,12 @@ def test_a_model_without_hint_inputs_refuses_hints_with_exit_code_13(tmp_path, r
 
 
 def test_with_hints_leaves_an_input_without_hint_files_as_it_is(tmp_path):
+    from colorbatch.hints import partner_file
+
     decoded = Decoded(np.zeros((4, 4), np.float32), None)
     (tmp_path / "hints").mkdir()
-    assert with_hints(decoded, tmp_path / "a.png", tmp_path / "hints", None) is decoded
+    assert partner_file(tmp_path / "hints", Path("a.png")) is None
+    assert with_hints(decoded, None, None) is decoded
 
 
 # --- keyframes ---------------------------------------------------------------------------------------------------

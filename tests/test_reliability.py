@@ -127,7 +127,8 @@ def test_resume_redoes_empty_outputs_ignores_stale_partials_and_syncs(tmp_path, 
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
     result = _invoke("run", tmp_path / "in", out, "--model", tiny_onnx)
     assert result.exit_code == 0, result.output
-    assert "1 done, 2 skipped, 0 failed, 0 not images" in result.output
+    assert "1 done (1 redone), 2 skipped, 0 failed, 0 not images" in result.output
+    assert "output incomplete 1" in result.output  # the empty output, redone
     assert (out / "g1.png").stat().st_size > 0 and synced
     assert not list(out.glob(".*.partial"))
 

@@ -11,7 +11,7 @@ from colorbatch.color import gray_u8, luminance
 from colorbatch.discover import in_shard
 from colorbatch.errors import BatchFailedError, DeviceError, InvalidPathError
 from colorbatch.jobs import RunOptions
-from tests.conftest import random_rgb, write_color_tree
+from tests.conftest import output_files, random_rgb, write_color_tree
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_single_file_input(tmp_path, rng, tiny_onnx):
     _gray_tree(tmp_path / "in", rng, count=1)
     result = _invoke(tmp_path / "in" / "g0.png", tmp_path / "out", "--model", tiny_onnx, "--format", "jpg")
     assert result.exit_code == 0, result.output
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["g0.jpg"]
+    assert [p.name for p in output_files(tmp_path / "out")] == ["g0.jpg"]
 
 
 def test_png_compression_changes_the_file_size_not_the_pixels(tmp_path, rng, tiny_onnx):
@@ -160,7 +160,7 @@ def test_bad_inputs_are_reported_and_the_batch_goes_on(tmp_path, rng, tiny_onnx)
         assert f"{name}: {reason}" in result.output, (name, result.output)
     assert "possible decompression bomb" in result.output
     assert "1 done, 0 skipped, 4 failed, 1 not images" in result.output
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["ok.png"]
+    assert [p.name for p in output_files(tmp_path / "out")] == ["ok.png"]
     assert "Traceback" not in result.output
 
 
@@ -430,7 +430,7 @@ def test_resume_redoes_outputs_cut_short_by_another_tool(tmp_path, rng, colorize
             path.unlink()
         out = tmp_path / "out-tiff"
         colorizer.run(tmp_path / "in", out, fmt="same")
-    outputs = sorted(p for p in out.rglob("*") if p.is_file())
+    outputs = output_files(out)
     assert len(outputs) == 4
     _cut_short(outputs[0])
     summary = colorizer.run(tmp_path / "in", out, fmt="same" if fmt == "tiff" else fmt)

@@ -15,6 +15,7 @@ from colorbatch.color import rgb_to_chroma
 from colorbatch.jobs import ClipJob, RunOptions
 from colorbatch.plan import plan_jobs, plan_sequences
 from colorbatch.samples import sample_images
+from tests.conftest import output_files
 
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
@@ -138,7 +139,7 @@ def test_a_corrupt_video_fails_alone(tmp_path, clip):
     Image.fromarray(_scene(0)).convert("L").save(src / "still.png")
     result = _run(src, tmp_path / "out", "--quiet")
     assert result.exit_code == 3, result.output
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.mp4", "still.png"]
+    assert [p.name for p in output_files(tmp_path / "out")] == ["good.mp4", "still.png"]
     assert _probe(tmp_path / "out" / "good.mp4")["frames"] == FRAMES
 
 

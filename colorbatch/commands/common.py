@@ -172,9 +172,12 @@ class Progress:
 
 
 def finish(summary, what: str, as_json: bool = False, extra: dict | None = None) -> None:
-    """The summary line (stderr under --json, where stdout gets one JSON object instead), then the
-    exit: 130 when interrupted, 3 when images failed."""
-    line = (f"{what}: {summary.done} done, {summary.skipped} skipped, {summary.failed} failed, "
+    """The summary line (stderr under --json, where stdout gets one JSON object instead), with
+    what steering could not do and which outputs were redone, then the exit: 130 when
+    interrupted, 3 when images failed."""
+    redone = len(getattr(summary, "redone", ()))
+    done = f"{summary.done} done" + (f" ({redone} redone)" if redone else "")
+    line = (f"{what}: {done}, {summary.skipped} skipped, {summary.failed} failed, "
             f"{summary.unsupported} not images, in {summary.seconds:.1f}s "
             f"({summary.images_per_second:.1f} images/s)")
     if summary.provider and summary.provider != "none":
@@ -183,9 +186,11 @@ def finish(summary, what: str, as_json: bool = False, extra: dict | None = None)
         print_json({"command": what, "done": summary.done, "skipped": summary.skipped, "failed": summary.failed,
                      "not_images": summary.unsupported, "seconds": summary.seconds,
                      "images_per_second": summary.images_per_second, "provider": summary.provider or None,
-                     "interrupted": summary.interrupted, **(extra or {}),
+                     "interrupted": summary.interrupted, **(extra or {}), **_provenance_fields(summary),
                      "failures": [{"image": printable(str(r.source)), "reason": printable(r.reason)}
                                   for r in summary.failures]})
+    for message in _provenance_lines(summary):
+        click.echo(message, err=True)
     if summary.interrupted:
         click.echo(f"interrupted: {line} (outputs written so far are complete; run again to resume)", err=True)
         sys.exit(130)
@@ -194,6 +199,39 @@ def finish(summary, what: str, as_json: bool = False, extra: dict | None = None)
         from colorbatch.errors import BatchFailedError
 
         raise BatchFailedError(f"{summary.failed} image(s) failed; see the messages above")
+
+
+UNMATCHED_SHOWN = 5  # hint files that match no input, named in the summary (the rest counted)
+
+
+def _provenance_fields(summary) -> dict:
+    """The JSON summary's account of redone outputs, kept outputs without a record, warnings and
+    unmatched hint files (run only)."""
+    if not hasattr(summary, "redone"):
+        return {}
+    return {"redone": len(summary.redone), "redone_reasons": summary.redone_reasons(),
+            "redone_files": [{"image": printable(str(r.source)), "reason": r.redone} for r in summary.redone],
+            "unrecorded": summary.unrecorded, "warnings": [printable(w) for w in summary.warnings],
+            "unmatched_hints": [printable(str(p)) for p in summary.unmatched_hints]}
+
+
+def _provenance_lines(summary) -> list[str]:
+    if not hasattr(summary, "redone"):
+        return []
+    lines = [f"warning: {printable(message)}" for message in summary.warnings]
+    if summary.unmatched_hints:
+        named = ", ".join(printable(str(p)) for p in summary.unmatched_hints[:UNMATCHED_SHOWN])
+        more = len(summary.unmatched_hints) - UNMATCHED_SHOWN
+        lines.append(f"warning: {len(summary.unmatched_hints)} hint file(s) match no input and were not used: "
+                     f"{named}" + (f" and {more} more" if more > 0 else ""))
+    if summary.redone:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in summary.redone_reasons().items())
+        lines.append(f"redone: {len(summary.redone)} output(s) whose sources changed ({reasons})")
+    if summary.unrecorded:
+        lines.append(f"note: {summary.unrecorded} existing output(s) have no record of their sources (written "
+                     "before colorbatch kept one, or changed since by another program) and were kept as they are; "
+                     "--overwrite redoes them")
+    return lines
 
 
 def print_json(payload: dict) -> None:

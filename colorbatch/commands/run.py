@@ -13,10 +13,41 @@ from .common import (
     distribute_options,
     distributor_from,
     finish,
+    print_json,
     print_scores,
     shard_from_text,
     walk_options,
 )
+
+
+def show_plan(plan: list, as_json: bool) -> None:
+    """``run --dry-run``: one line per job and per decided result (stdout), then the counts."""
+    from colorbatch.errors import printable
+    from colorbatch.jobs import ClipJob, Job, Status
+
+    rows = []
+    for item in plan:
+        if isinstance(item, ClipJob) and item.frames is not None:
+            frames = [f for f in item.frames[item.warmup:] if not f.done]
+            reasons = sorted({f.job.redo or "new" for f in frames})
+            rows.append(("colour", item.source, item.target, f"{len(frames)} frame(s): {', '.join(reasons)}"))
+        elif isinstance(item, Job):
+            rows.append(("colour", item.source, item.target, item.redo or "new"))
+        elif item.status is Status.SKIPPED:
+            rows.append(("keep", item.source, item.target, item.reason))
+        elif item.status is Status.FAILED:
+            rows.append(("fail", item.source, item.target, item.reason))
+    if as_json:
+        print_json({"command": "run", "dry_run": True,
+                    "items": [{"action": a, "input": printable(str(s)), "output": printable(str(t)) if t else None,
+                               "reason": printable(r)} for a, s, t, r in rows]})
+    else:
+        for action, source, _, reason in rows:
+            click.echo(f"{action:<7}{printable(str(source))}  ({printable(reason)})")
+    counts = {action: sum(row[0] == action for row in rows) for action in ("colour", "keep", "fail")}
+    redone = sum(1 for row in rows if row[0] == "colour" and row[3] != "new")
+    click.echo(f"dry run: {counts['colour']} to colour ({redone} over an existing output), {counts['keep']} kept, "
+               f"{counts['fail']} refused; nothing written", err=True)
 
 
 def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -74,11 +105,14 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True,
               help="Video outputs' constant quality (lower is better and larger; x264's 18 looks lossless).")
 @click.option("--report", type=click.Path(path_type=Path), help="Per-image report (.json, .csv or .html).")
+@click.option("--dry-run", is_flag=True,
+              help="List what the run would do and why (new, which source changed, kept, refused); write nothing.")
 @walk_options
 @distribute_options
 def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, streams, size, fmt, quality,
         png_compression, vividness, hints, reference, keyframes, truth, sequence, temporal, codec, crf, report,
-        workers, overwrite, shard, strict, quiet, as_json, max_pixels, distributor, scheduler, retries) -> None:
+        dry_run, workers, overwrite, shard, strict, quiet, as_json, max_pixels, distributor, scheduler,
+        retries) -> None:
     """Colorize every image under INPUT (a folder tree or one file) into OUT, mirroring the tree.
 
     The network sees each large image at the model's working size and scales small ones up to its
@@ -101,6 +135,9 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, str
                          keyframes=keyframes)
     cluster = distributor_from(distributor, scheduler, retries)
     colorizer = Colorizer(model, device=device, threads=threads, size=size, vividness=vividness, streams=streams)
+    if dry_run:
+        show_plan(colorizer.plan(input_path, out_dir, options), as_json)
+        return
     if not quiet:
         shown = "" if colorizer.vividness is None else f", vividness {colorizer.vividness:g}"
         where = colorizer.provider if cluster is None else f"Dask workers ({scheduler or 'a cluster on this machine'})"

@@ -15,12 +15,14 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 from colorbatch.color import rgb_to_chroma
 from colorbatch.errors import ImageError
+from colorbatch.hints import read_reference_cached
 from colorbatch.imaging import decode, peek_size, read_rgb
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status, already_written
 from colorbatch.model import ColorModel
@@ -128,12 +130,26 @@ class ClipColorizer:
         else:
             self.sequence(job, record)
 
+    def _track(self, job: ClipJob, keys: dict[int, Path]) -> KeyframeTrack | None:
+        """The clip's steering: its keyframes and the run's reference (``--reference``), if any;
+        ``HintError`` for a reference that cannot be used."""
+        reference_path = job.sources.reference if job.sources is not None else None
+        if not keys and reference_path is None:
+            return None
+        reference = None if reference_path is None else read_reference_cached(reference_path, self.options.max_pixels)
+        track = KeyframeTrack(keys, self.options.max_pixels, None if reference is None else reference.distribution)
+        if reference is not None:
+            track.warnings.update(dict.fromkeys(reference.warning(reference_path)))
+        return track
+
     def video(self, job: ClipJob) -> Result:
         """One video file into ``job.target``: all of it, or nothing and the reason."""
+        track = None
         try:
-            track = None
+            keys = {}
             if self.options.keyframes is not None:
-                track = KeyframeTrack(video_keyframes(self.options.keyframes, job.relative, job.single))
+                keys = video_keyframes(self.options.keyframes, job.relative, job.single)
+            track = self._track(job, keys)
             with VideoReader(job.source, self.options.max_pixels) as reader:
                 frames = (ClipFrame(frame.luma, frame, index=i) for i, frame in enumerate(reader.frames()))
                 with VideoWriter(job.target, job.source, reader.info, self.options.codec, self.options.crf) as writer:
@@ -142,10 +158,10 @@ class ClipColorizer:
                     if track is not None:
                         track.check_all_used()
         except ImageError as exc:
-            return Result(job.source, job.target, Status.FAILED, str(exc))
+            return Result(job.source, job.target, Status.FAILED, str(exc), warnings=_warnings(track))
         if count == 0:
             return Result(job.source, job.target, Status.FAILED, f"{job.source}: no frame could be decoded")
-        return Result(job.source, job.target, Status.DONE)
+        return Result(job.source, job.target, Status.DONE, redone=job.redo, warnings=_warnings(track))
 
     def _encode(self, job: ClipJob, writer: VideoWriter, coloured: Iterator, total: int | None) -> int:
         """Encode on a writer thread (x264 runs its own threads too) while the next frames are coloured."""
@@ -175,9 +191,10 @@ class ClipColorizer:
         stabiliser = self._stabiliser()
         try:
             track = self._sequence_track(job)
-        except ImageError as exc:  # a keyframe that cannot be used: the clip fails, nothing is written
-            for frame in job.frames[job.warmup:]:
-                record(Result(frame.job.source, frame.job.target, Status.FAILED, str(exc)))
+        except ImageError as exc:  # a keyframe that cannot be used: the clip fails, once, nothing is written
+            todo = sum(not frame.done for frame in job.frames[job.warmup:])
+            record(Result(job.source, job.target, Status.FAILED,
+                          f"{exc}; none of the {todo} frame(s) of {job.source} to colour were written"))
             return
         decided: queue.SimpleQueue[Result] = queue.SimpleQueue()  # skipped and unreadable frames, from the reader
         count = 0
@@ -186,6 +203,7 @@ class ClipColorizer:
             nonlocal count
             while not decided.empty():
                 record(decided.get())
+            result.warnings = (*result.warnings, *_warnings(track))
             record(result)
             count += 1
             self._progress(job, count, len(job.frames) - job.warmup)
@@ -228,14 +246,18 @@ class ClipColorizer:
     def _sequence_track(self, job: ClipJob) -> KeyframeTrack | None:
         """The clip's keyframes, each read once here so that one that cannot be used fails the clip
         before any frame is written."""
-        if self.options.keyframes is None:
-            return None
-        keys = sequence_keyframes(self.options.keyframes, job.relative, [f.job.source for f in job.frames])
+        keys = {}
+        if self.options.keyframes is not None:
+            keys = sequence_keyframes(self.options.keyframes, job.relative, [f.job.source for f in job.frames])
         for index, path in keys.items():
             size = peek_size(job.frames[index].job.source)
             if size is not None:  # an unreadable frame fails on its own
-                read_key(path, (size[1], size[0]))
-        return KeyframeTrack(keys)
+                read_key(path, (size[1], size[0]), self.options.max_pixels)
+        return self._track(job, keys)
+
+
+def _warnings(track: KeyframeTrack | None) -> tuple[str, ...]:
+    return () if track is None else tuple(track.warnings)
 
 
 def _seed(finished: Job, max_pixels: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -13,6 +13,7 @@ reaches the frames after it, not those before it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +23,12 @@ from PIL import Image
 from colorbatch.color import rgb_to_chroma, to_float
 from colorbatch.discover import is_image_path
 from colorbatch.errors import HintError, ImageError
-from colorbatch.hints import ASPECT_TOLERANCE, reference_from_rgb
-from colorbatch.imaging import read_rgb
+from colorbatch.hints import check_aspect, has_colour, reference_from_rgb
+from colorbatch.imaging import DEFAULT_MAX_PIXELS, peek_size, read_rgb
 from colorbatch.video.temporal import is_cut, luma_histogram
 
 HISTOGRAM_STEP = 4  # cut detection looks at every 4th pixel of every 4th row
+FRAME_NUMBER = re.compile(r"[0-9]+")  # ASCII digits only: '²' or '٣' is no frame number
 
 
 @dataclass
@@ -35,9 +37,11 @@ class Key:
 
     chroma: np.ndarray
     reference: np.ndarray
+    colourless: bool = False  # the keyframe has no colour in it (a gray frame saved as a keyframe)
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
+    """The image files of a keyframe folder, sorted; none when it is not a folder."""
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
@@ -48,7 +52,7 @@ def sequence_keyframes(root: Path, relative: Path, frame_sources: list[Path]) ->
     ``HintError`` names a keyframe that matches no frame."""
     index = {source.stem: i for i, source in enumerate(frame_sources)}
     found = {}
-    for path in _image_files(root / relative):
+    for path in image_files(root / relative):
         if path.stem not in index:
             raise HintError(f"{path}: keyframe matches no frame of {relative} (named as a frame file, any extension)")
         found[index[path.stem]] = path
@@ -58,38 +62,53 @@ def sequence_keyframes(root: Path, relative: Path, frame_sources: list[Path]) ->
 def video_keyframes(root: Path, relative: Path, single: bool) -> dict[int, Path]:
     """Keyframes for a video, by 0-based frame number: in ``root/<relative without extension>/``, or
     in ``root`` for a one-file run. ``HintError`` names a file that is not named by a frame number."""
-    folder = root / relative.with_suffix("")
-    if single and not folder.is_dir():
-        folder = root
     found = {}
-    for path in _image_files(folder):
-        if not path.stem.isdigit():
-            raise HintError(f"{path}: a video's keyframe is named by its 0-based frame number (000120.png)")
+    for path in image_files(video_keyframe_folder(root, relative, single)):
+        if not FRAME_NUMBER.fullmatch(path.stem):
+            raise HintError(f"{path}: not a frame name; a video's keyframe is named by its 0-based frame number in "
+                            "ASCII digits (000120.png)")
         found[int(path.stem)] = path
     return found
 
 
-def read_key(path: Path, shape: tuple[int, int]) -> Key:
-    """The keyframe at ``path`` for a frame of ``shape`` (height, width)."""
+def video_keyframe_folder(root: Path, relative: Path, single: bool) -> Path:
+    """Where a video's keyframes are: ``root/<relative without extension>/``, or ``root`` for a one-file run."""
+    folder = root / relative.with_suffix("")
+    return root if single and not folder.is_dir() else folder
+
+
+def read_key(path: Path, shape: tuple[int, int], max_pixels: int = DEFAULT_MAX_PIXELS) -> Key:
+    """The keyframe at ``path`` for a frame of ``shape`` (height, width); its size and aspect
+    ratio are checked from the header before it is decoded."""
+    height, width = shape
+    declared = peek_size(path)
+    if declared is not None:
+        check_aspect(declared, (width, height), path, "keyframe", "frame")
     try:
-        rgb = read_rgb(path)
+        rgb = read_rgb(path, max_pixels)
     except ImageError as exc:
         raise HintError(f"{path}: keyframe cannot be read ({exc})") from None
-    height, width = shape
-    if abs(rgb.shape[1] / rgb.shape[0] - width / height) > ASPECT_TOLERANCE * (width / height):
-        raise HintError(f"{path}: keyframe is {rgb.shape[1]}x{rgb.shape[0]}, another aspect ratio than its frame "
-                        f"({width}x{height})")
+    check_aspect((rgb.shape[1], rgb.shape[0]), (width, height), path, "keyframe", "frame")
     if rgb.shape[:2] != shape:
         rgb = np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BICUBIC))
     colour = to_float(rgb)
-    return Key(rgb_to_chroma(colour), reference_from_rgb(colour[::2, ::2]))
+    chroma = rgb_to_chroma(colour)
+    return Key(chroma, reference_from_rgb(colour[::2, ::2]), not has_colour(chroma))
+
+
+def colourless_warning(path: Path) -> str:
+    return f"{path}: the keyframe has no colour; its shot takes gray colours"
 
 
 class KeyframeTrack:
     """Follows a clip frame by frame: which keyframe's shot each frame is in."""
 
-    def __init__(self, keys: dict[int, Path]) -> None:
+    def __init__(self, keys: dict[int, Path], max_pixels: int = DEFAULT_MAX_PIXELS,
+                 reference: np.ndarray | None = None) -> None:
         self.keys = keys
+        self.max_pixels = max_pixels
+        self.run_reference = reference  # --reference: the palette of frames before any keyframe's shot
+        self.warnings: dict[str, None] = {}
         self.used: set[int] = set()
         self.reference: np.ndarray | None = None
         self.histogram: np.ndarray | None = None
@@ -103,10 +122,12 @@ class KeyframeTrack:
         self.histogram = histogram
         key = None
         if index in self.keys:
-            key = read_key(self.keys[index], luma.shape)
+            key = read_key(self.keys[index], luma.shape, self.max_pixels)
+            if key.colourless:
+                self.warnings[colourless_warning(self.keys[index])] = None
             self.used.add(index)
             self.reference = key.reference
-        return key, self.reference
+        return key, self.reference if self.reference is not None else self.run_reference
 
     def check_all_used(self) -> None:
         """``HintError`` for a keyframe numbered past the clip's last frame."""
