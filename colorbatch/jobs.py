@@ -59,6 +59,10 @@ class Job:
 class SequenceFrame:
     job: Job
     done: bool  # a previous run wrote its output
+    kept: Result | None = None  # then, the plan's result for it (kept, and why)
+
+    def kept_result(self) -> Result:
+        return self.kept or already_written(self.job)
 
 
 @dataclass

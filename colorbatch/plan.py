@@ -218,7 +218,7 @@ def plan_sequences(plan: Iterator[Job | Result], out: Path, piece: int | None = 
         for start in range(0, len(frames), size):
             own = frames[start:start + size]
             if all(frame.done for frame in own):
-                yield from (already_written(f.job) for f in own)
+                yield from (f.kept_result() for f in own)
                 continue
             first = max(0, start - SEQUENCE_OVERLAP)
             yield ClipJob(folder, target.relative_to(out), target, sources=frames[0].job.sources,
@@ -243,5 +243,5 @@ def _as_frame(item: Job | Result) -> SequenceFrame | None:
     if isinstance(item, Job):
         return SequenceFrame(item, done=False)
     if item.status is Status.SKIPPED and is_image_path(item.source):
-        return SequenceFrame(Job(item.source, Path(), item.target), done=True)
+        return SequenceFrame(Job(item.source, Path(), item.target), done=True, kept=item)
     return None

@@ -265,6 +265,9 @@ def test_a_changed_keyframe_redoes_its_clip(tmp_path):
     assert _json_run(*args)["done"] == 0
     Image.new("RGB", SIZE, BLUE).save(keys / "frame_001.png")
     assert _json_run(*args)["redone_reasons"] == {"keyframes changed": 4}
+    (tmp_path / "out" / JOURNAL_FOLDER / JOURNAL_NAME).unlink()  # frames written before the journal existed
+    result = _run(*args)
+    assert result.exit_code == 0 and "4 existing output(s) have no record of their sources" in result.output
 
 
 # --- 3. steering reaches clips, or is refused ---------------------------------------------------------------------

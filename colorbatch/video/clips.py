@@ -24,7 +24,7 @@ from colorbatch.color import rgb_to_chroma
 from colorbatch.errors import ImageError
 from colorbatch.hints import read_reference_cached
 from colorbatch.imaging import decode, peek_size, read_rgb
-from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status, already_written
+from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
 from colorbatch.model import ColorModel
 from colorbatch.recombine import lay_chroma, recombine_chroma
 from colorbatch.stage import Stage, in_order
@@ -228,7 +228,7 @@ class ClipColorizer:
         finished: Job | None = None
         for index, frame in enumerate(job.frames[job.warmup:], start=job.warmup):
             if frame.done:
-                decided(already_written(frame.job))
+                decided(frame.kept_result())
                 finished = frame.job
                 continue
             seed = None
