@@ -7,6 +7,10 @@ To record with an older commit's code in the same environment: `git worktree add
 a `sitecustomize.py` in /tmp/site that drops the editable install's finders from `sys.meta_path`, then
 `PYTHONPATH=/tmp/site:/tmp/before python benchmarks/same_outputs.py --record`.
 
+Record: 36a13ac's code; on 8 December 2026 `outputs/score/run.json` alone was re-recorded after the
+bundled model's metadata gained its terms of use (weights unchanged: every image and frame stayed
+identical; the run report's `model sha256` is the file's digest).
+
 The tree (made once under benchmarks/work/same-outputs/): scikit-image's sample photos as PNG, JPEG,
 WebP, TIFF and BMP of several sizes, one with an alpha channel, one in a sub-folder; the short clip
 realshort.mp4 (36 frames, 320x240) from ../shared/datasets/video/; and a `--sequence` folder of the

@@ -83,12 +83,18 @@ def _dynamic_shapes(multiple: int, decoding: bool, hints: bool = False) -> dict[
             **fixed}
 
 
+DEFAULT_TERMS = ("not stated at export: the terms of the data this model was trained on apply "
+                 "(colorbatch export --terms states them)")
+
+
 def build_metadata(payload: dict[str, Any], checkpoint: Path, multiple: int, working_size: int | None,
                    precision: str = "fp32", vividness: tuple[tuple, float] | None = None,
-                   min_size: int | None = None, hint_bins: int | None = None) -> dict[str, str]:
+                   min_size: int | None = None, hint_bins: int | None = None,
+                   terms: str | None = None) -> dict[str, str]:
     """The model's metadata; ``vividness`` (curve, default) for models with decoding inputs.
     ``working_size`` (default: the training size) is the short side large inputs are scaled down
-    to, ``min_size`` (default: the training size) the one small inputs are scaled up to."""
+    to, ``min_size`` (default: the training size) the one small inputs are scaled up to. ``terms``:
+    what the model's training data allow (a model inherits its data's terms), shown by ``info``."""
     train_size = int(payload.get("train_size", 32))
     decoding = {}
     if vividness is not None:
@@ -114,6 +120,7 @@ def build_metadata(payload: dict[str, Any], checkpoint: Path, multiple: int, wor
         "source_checkpoint": checkpoint.name,
         "source_sha256": file_sha256(checkpoint),
         "precision": precision,
+        "terms": terms or DEFAULT_TERMS,
     }
 
 
@@ -169,12 +176,13 @@ def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DE
                       simplify: bool = True, working_size: int | None = None,
                       real_images: list[np.ndarray] | None = None, test_flip: bool | None = None,
                       vividness_curve: str | list | None = None, default_vividness: float = 0.5,
-                      min_size: int | None = None) -> ExportResult:
+                      min_size: int | None = None, terms: str | None = None) -> ExportResult:
     """Export ``checkpoint`` to ONNX at ``out`` (default: beside it, ``.onnx``), verified.
 
     ``test_flip`` overrides the checkpoint's flip averaging (chroma models only). A chroma-bins
     model's graph takes its decoding as inputs; ``vividness_curve`` and ``default_vividness`` (see
-    ``colorbatch.vividness``) go into its metadata. Nothing is left at ``out`` when verification fails.
+    ``colorbatch.vividness``) go into its metadata, and ``terms``, what its training data allow.
+    Nothing is left at ``out`` when verification fails.
     """
     checkpoint = Path(checkpoint)
     payload = load_checkpoint(checkpoint)
@@ -193,7 +201,7 @@ def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DE
         vividness = (curve, default_vividness)
     hint_bins = len(model.centres) if takes_hints(model) else None
     metadata = build_metadata(payload, checkpoint, multiple, working_size, vividness=vividness, min_size=min_size,
-                              hint_bins=hint_bins)
+                              hint_bins=hint_bins, terms=terms)
     try:
         with atomic_path(out) as tmp:  # nothing appears at ``out`` unless verification passes
             _torch_to_onnx(model, tmp, multiple, int(metadata["train_size"]), opset)

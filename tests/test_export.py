@@ -1,5 +1,6 @@
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -67,6 +68,21 @@ def test_metadata_round_trips_through_info(tiny_checkpoint, tiny_onnx, seed_onnx
     assert seed["size_multiple"] == "32" and "multiples of 32" in seed["size_constraint"]
     result = CliRunner().invoke(cli, ["info", str(tiny_onnx)])
     assert result.exit_code == 0 and "chroma-unet" in result.output and "parameters" in result.output
+    assert facts["terms"].startswith("not stated at export")  # a model inherits its data's terms: say so
+
+
+def test_export_writes_the_terms_given_and_info_shows_the_bundled_models(tiny_checkpoint, tmp_path):
+    out = tmp_path / "t.onnx"
+    result = CliRunner().invoke(cli, ["export", str(tiny_checkpoint), "-o", str(out), "--no-simplify",
+                                      "--terms", "CC BY 4.0 data only"])
+    assert result.exit_code == 0, result.output
+    assert describe(out)["terms"] == "CC BY 4.0 data only"
+    bundled = CliRunner().invoke(cli, ["info"])
+    terms = next(line for line in bundled.output.splitlines() if line.startswith("terms"))
+    assert "non-commercial research and educational use only" in terms and "ImageNet" in terms
+    root = Path(__file__).resolve().parents[1]
+    assert "MIT License" in (root / "LICENSE").read_text()
+    assert "non-commercial research and educational use only" in " ".join((root / "README.md").read_text().split())
 
 
 def test_working_and_minimum_sizes_reach_the_runtime(tmp_path, tiny_checkpoint):

@@ -30,8 +30,11 @@ from .common import require_torch
                    "(default: [[0,1,1],[0.5,1,0],[1,0.4,0]]).")
 @click.option("--default-vividness", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="chroma-bins: the vividness colorbatch run uses when none is given.")
+@click.option("--terms", metavar="TEXT",
+              help="The terms of use the model inherits from its training data (ImageNet's are non-commercial), "
+                   "written into its metadata and shown by `colorbatch info`.")
 def export(checkpoint: Path, output, opset, simplify, working_size, min_size, test_flip, fp16, fp16_weights, int8,
-           calib, vividness_curve, default_vividness) -> None:
+           calib, vividness_curve, default_vividness, terms) -> None:
     """Export a training checkpoint to a verified, self-describing ONNX model.
 
     Needs the train extra and a runtime to verify with: pip install "colorbatch[cpu,train]".
@@ -46,7 +49,7 @@ def export(checkpoint: Path, output, opset, simplify, working_size, min_size, te
     try:
         result = export_checkpoint(checkpoint, output, opset=opset, simplify=simplify, working_size=working_size,
                                    test_flip=test_flip, vividness_curve=vividness_curve,
-                                   default_vividness=default_vividness, min_size=min_size)
+                                   default_vividness=default_vividness, min_size=min_size, terms=terms)
     except CurveError as exc:
         raise click.BadParameter(str(exc), param_hint="--vividness-curve") from None
     for line in result.checks:
