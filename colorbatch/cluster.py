@@ -24,6 +24,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+from colorbatch import defaults
 from colorbatch.engine import Record, Stopped, Work, chunk_settler, chunked, run_bounded
 from colorbatch.errors import ClusterError
 from colorbatch.jobs import ClipJob, Job
@@ -45,7 +46,7 @@ class DaskDistributor:
     """Chunks of jobs as tasks on a Dask cluster, with ``retries`` per task. ``scheduler`` is its
     address (``tcp://HOST:PORT``) or the file ``dask scheduler --scheduler-file`` wrote."""
 
-    def __init__(self, scheduler: str | None = None, retries: int = 2, chunk_size: int = CHUNK_SIZE,
+    def __init__(self, scheduler: str | None = None, retries: int = defaults.RETRIES, chunk_size: int = CHUNK_SIZE,
                  workers: int | None = None) -> None:
         self.scheduler = scheduler
         self.retries = retries

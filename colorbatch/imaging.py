@@ -17,18 +17,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from colorbatch import defaults
 from colorbatch.atomic import write_atomic
 from colorbatch.color import luminance, to_float, to_uint8
 from colorbatch.errors import ImageError
 from colorbatch.integrity import png_header
 
 OUTPUT_FORMATS = ("png", "jpg", "webp", "same")  # --format: same keeps the input's extension
-# --png-compression, zlib's level for PNG outputs. Pillow's default, 6, takes 2.2x the time of 4 on
-# a 3000x2000 photo for files 6 % smaller (1.7 s against 0.75 s, 3.0 against 3.2 MB); 1 is faster
-# still but 20 % larger. Encoding was most of a run's time on scans.
-PNG_COMPRESSION = 4
-
-DEFAULT_MAX_PIXELS = 100_000_000
+PNG_COMPRESSION = defaults.PNG_COMPRESSION  # --png-compression, zlib's level (why 4: colorbatch.defaults)
+DEFAULT_MAX_PIXELS = defaults.MAX_PIXELS
 # --max-pixels is the one limit: Pillow's own guard (89 M, an error at twice that) would cap it.
 Image.MAX_IMAGE_PIXELS = None
 _PIL_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from colorbatch import defaults
 from colorbatch.imaging import DEFAULT_MAX_PIXELS, PNG_COMPRESSION
 from colorbatch.scores import ImageScore, ScoreSummary
 from colorbatch.sources import HAND_CHANGED, UNRECORDED, Sources
@@ -18,10 +19,10 @@ from colorbatch.video.io import DEFAULT_CRF
 
 @dataclass(frozen=True)
 class RunOptions:
-    batch_size: int = 16
-    workers: int = 4
+    batch_size: int = defaults.BATCH_SIZE
+    workers: int = defaults.WORKERS
     fmt: str = "png"
-    quality: int = 95
+    quality: int = defaults.QUALITY
     png_compression: int = PNG_COMPRESSION  # --png-compression: zlib level of PNG outputs
     overwrite: bool = False
     shard: tuple[int, int] | None = None

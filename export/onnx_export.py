@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.export import Dim
 
-from colorbatch import __version__
+from colorbatch import __version__, defaults
 from colorbatch.atomic import atomic_path
 from colorbatch.errors import ExportError, InvalidPathError
 from colorbatch.hints import HINT_INPUTS
@@ -28,7 +28,7 @@ from colorbatch.vividness import DECODING_INPUTS, DEFAULT_CURVE, decoding_for, p
 
 from .verify import verify_against_torch
 
-DEFAULT_OPSET = 18
+DEFAULT_OPSET = defaults.OPSET
 COLOUR_SPACE = (
     "input: BT.601 luma (0.299R+0.587G+0.114B) in [0,1]; output: RGB in [0,1]; "
     "chroma: full-range YCbCr"
@@ -175,7 +175,7 @@ def _finish(path: Path, metadata: dict[str, str], simplify: bool) -> None:
 def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DEFAULT_OPSET,
                       simplify: bool = True, working_size: int | None = None,
                       real_images: list[np.ndarray] | None = None, test_flip: bool | None = None,
-                      vividness_curve: str | list | None = None, default_vividness: float = 0.5,
+                      vividness_curve: str | list | None = None, default_vividness: float = defaults.EXPORT_VIVIDNESS,
                       min_size: int | None = None, terms: str | None = None) -> ExportResult:
     """Export ``checkpoint`` to ONNX at ``out`` (default: beside it, ``.onnx``), verified.
 

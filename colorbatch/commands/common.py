@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from colorbatch import defaults
 from colorbatch.errors import printable
 
 
@@ -28,7 +29,7 @@ def chosen(ctx: click.Context, name: str) -> bool:
 def walk_options(command):
     """Options shared by the commands that mirror a tree (run, gray)."""
     for option in reversed([
-        click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
+        click.option("--workers", type=click.IntRange(min=1), default=defaults.WORKERS, show_default=True,
                      help="Threads for decoding and for encoding/writing."),
         click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them)."),
         click.option("--shard", metavar="K/N", help="Process only shard K of N (stable path hash)."),
@@ -36,7 +37,7 @@ def walk_options(command):
         click.option("--quiet", "-q", is_flag=True, help="No progress bar (failed files are still named on stderr)."),
         click.option("--json", "as_json", is_flag=True,
                      help="Print the summary as one JSON object on stdout (messages go to stderr)."),
-        click.option("--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
+        click.option("--max-pixels", type=click.IntRange(min=1), default=defaults.MAX_PIXELS, show_default=True,
                      help="Refuse larger images (decompression-bomb guard)."),
     ]):
         command = option(command)
@@ -52,7 +53,7 @@ def distribute_options(command):
         click.option("--scheduler", metavar="ADDRESS|FILE",
                      help="The Dask scheduler: tcp://HOST:PORT, or the file `dask scheduler --scheduler-file` "
                           "wrote (with --distributor dask; default: a cluster on this machine)."),
-        click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+        click.option("--retries", type=click.IntRange(min=0), default=defaults.RETRIES, show_default=True,
                      help="With --distributor dask: tries again of a task that failed or lost its worker."),
     ]):
         command = option(command)

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import click
 
+from colorbatch import defaults
+
 from .common import require_torch
 
 
 @click.command()
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="ONNX file (default: CHECKPOINT with .onnx).")
-@click.option("--opset", type=int, default=18, show_default=True, help="ONNX opset.")
+@click.option("--opset", type=int, default=defaults.OPSET, show_default=True, help="ONNX opset.")
 @click.option("--simplify/--no-simplify", default=True, show_default=True, help="Run onnxscript's optimizer.")
 @click.option("--working-size", type=click.IntRange(min=1),
               help="Network short side for large inputs (default: training size).")
@@ -28,7 +30,7 @@ from .common import require_torch
 @click.option("--vividness-curve", metavar="JSON",
               help="chroma-bins: [[vividness, temperature, correction], ...] from vividness 0 to 1 "
                    "(default: [[0,1,1],[0.5,1,0],[1,0.4,0]]).")
-@click.option("--default-vividness", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+@click.option("--default-vividness", type=click.FloatRange(0, 1), default=defaults.EXPORT_VIVIDNESS, show_default=True,
               help="chroma-bins: the vividness colorbatch run uses when none is given.")
 @click.option("--terms", metavar="TEXT",
               help="The terms of use the model inherits from its training data (ImageNet's are non-commercial), "

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from colorbatch.imaging import OUTPUT_FORMATS, PNG_COMPRESSION
+from colorbatch import defaults
+from colorbatch.imaging import OUTPUT_FORMATS
 
 from .common import (
     Progress,
@@ -68,7 +69,7 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option("--device", default="auto", show_default=True, callback=_check_device,
               help="auto, cpu, cuda or cuda:N (the N-th GPU CUDA_VISIBLE_DEVICES leaves visible). auto uses "
                    "CUDA only when it really runs; cuda fails if it cannot.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
+@click.option("--batch-size", type=click.IntRange(min=1), default=defaults.BATCH_SIZE, show_default=True,
               help="Images per inference batch.")
 @click.option("--threads", type=click.IntRange(min=1),
               help="CPU threads for inference in all (default: every core this process may use).")
@@ -79,8 +80,9 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str
               help="Network short side for large inputs (default: the model's working size).")
 @click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="png",
               show_default=True, help="Output format; same keeps the input's extension.")
-@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
-@click.option("--png-compression", type=click.IntRange(0, 9), default=PNG_COMPRESSION, show_default=True,
+@click.option("--quality", type=click.IntRange(1, 100), default=defaults.QUALITY, show_default=True,
+              help="JPEG/WebP quality.")
+@click.option("--png-compression", type=click.IntRange(0, 9), default=defaults.PNG_COMPRESSION, show_default=True,
               help="PNG outputs' zlib level: 9 is smallest and slowest, 1 fastest (about 20 % larger than 6).")
 @click.option("--vividness", type=click.FloatRange(0, 1),
               help="0 (conservative) to 1 (the most vivid setting shipped); default: the model's own. "
@@ -102,7 +104,7 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str
               help="Videos and --sequence: keep colour stable from frame to frame along the motion (off: each "
                    "frame on its own).")
 @click.option("--codec", help="Video codec of video outputs (default: libx264, H.264 yuv420p; libvpx-vp9 in .webm).")
-@click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True,
+@click.option("--crf", type=click.IntRange(0, 63), default=defaults.CRF, show_default=True,
               help="Video outputs' constant quality (lower is better and larger; x264's 18 looks lossless).")
 @click.option("--report", type=click.Path(path_type=Path), help="Per-image report (.json, .csv or .html).")
 @click.option("--dry-run", is_flag=True,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from colorbatch import defaults
 from colorbatch.atomic import atomic_path
 from colorbatch.errors import VideoError
 
@@ -27,7 +28,7 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 _CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", ".webm": "webm"}
 DEFAULT_CODEC = "libx264"  # H.264, yuv420p: plays everywhere
 WEBM_CODEC = "libvpx-vp9"  # WebM holds VP8/VP9/AV1 only
-DEFAULT_CRF = 18  # x264's "visually lossless" end of the scale
+DEFAULT_CRF = defaults.CRF  # x264's "visually lossless" end of the scale
 STUDIO_BLACK, STUDIO_RANGE = 16.0, 219.0  # 8-bit studio-range luma: 16 is black, 235 white
 _BT601 = 5  # AVCOL_SPC_BT470BG: the matrix colorbatch's luminance uses
 _STUDIO = 1  # AVCOL_RANGE_MPEG
