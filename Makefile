@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo clean
+.PHONY: install test test-fast lint demo clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -16,7 +16,11 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 install: $(STAMP)
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
+
+# The tests without the slow ones (exports, Dask clusters, video, the bundled model, the browser).
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

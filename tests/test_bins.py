@@ -26,6 +26,8 @@ from colorbatch.train.models import create_model
 from colorbatch.vividness import DEFAULT_CURVE, CurveError, decoding_for, parse_curve
 from tests.conftest import random_rgb, write_color_tree
 
+pytestmark = pytest.mark.slow  # trains and exports chroma-bins models
+
 CENTRES = torch.from_numpy(bin_centres())
 TINY_BINS = {"decoder": (8, 8, 8)}
 

@@ -25,6 +25,8 @@ from colorbatch.jobs import RunOptions, RunSummary, Status
 from colorbatch.plan import plan_jobs
 from tests.conftest import output_files, random_rgb, write_color_tree
 
+pytestmark = pytest.mark.slow  # starts Dask clusters
+
 distributed = pytest.importorskip("distributed")
 
 DASK = str(Path(sys.executable).with_name("dask"))

@@ -15,6 +15,8 @@ from colorbatch.modelinfo import describe
 from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from colorbatch.train.models import create_model
 
+pytestmark = pytest.mark.slow  # exports and verifies ONNX models
+
 
 def _checkpoint(path, arch, **kwargs):
     model = create_model(arch, **kwargs)

@@ -13,7 +13,7 @@ from colorbatch.chroma_bins import bin_centres, chroma_histogram
 from colorbatch.cli import cli
 from colorbatch.color import gray_u8, rgb_to_chroma, to_float
 from colorbatch.errors import HintError
-from colorbatch.hints import read_hint_image, resize_hints, sample_hints, with_hints
+from colorbatch.hints import read_hint_image, resize_hints, sample_hints
 from colorbatch.imaging import Decoded
 from colorbatch.metrics import hint_fidelity
 from tests.conftest import random_rgb
@@ -138,6 +138,7 @@ def test_zero_hints_give_the_automatic_output_exactly():
     assert (steered - automatic).abs().amax() > 0.05
 
 
+@pytest.mark.slow
 def test_a_hint_model_exports_with_hint_inputs_that_match_pytorch(tmp_path):
     import onnxruntime as ort
 
@@ -244,13 +245,18 @@ def test_a_model_without_hint_inputs_refuses_hints_with_exit_code_13(tmp_path, r
     assert not (tmp_path / "out").exists()
 
 
-def test_with_hints_leaves_an_input_without_hint_files_as_it_is(tmp_path):
-    from colorbatch.hints import partner_file
-
-    decoded = Decoded(np.zeros((4, 4), np.float32), None)
+def test_a_photo_without_a_hint_file_is_coloured_exactly_as_without_hints(tmp_path, rng):
+    _gray_tree(tmp_path / "in", rng, ["dabbed.png", "plain.png"])
     (tmp_path / "hints").mkdir()
-    assert partner_file(tmp_path / "hints", Path("a.png")) is None
-    assert with_hints(decoded, None, None) is decoded
+    _hint_image(tmp_path / "hints" / "dabbed.png", (64, 48), [(10, 10, 7, RED)])
+    for name, extra in (("auto", []), ("hinted", ["--hints", str(tmp_path / "hints")])):
+        result = CliRunner().invoke(cli, ["run", str(tmp_path / "in"), str(tmp_path / name), "--device", "cpu",
+                                          *extra])
+        assert result.exit_code == 0, result.output
+    auto, hinted = (np.asarray(Image.open(tmp_path / n / "plain.png")) for n in ("auto", "hinted"))
+    assert np.array_equal(auto, hinted)
+    dabbed = [np.asarray(Image.open(tmp_path / n / "dabbed.png")) for n in ("auto", "hinted")]
+    assert not np.array_equal(*dabbed)  # the hint tree was read: its one file steered its photo
 
 
 # --- keyframes ---------------------------------------------------------------------------------------------------
@@ -342,6 +348,7 @@ def test_a_keyframe_that_matches_no_frame_fails_its_clip_and_writes_nothing(tmp_
 # --- teaching a model to take hints ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_hint_training_trains_the_hint_layers_alone_and_resumes(tmp_path):
     from argparse import Namespace
 

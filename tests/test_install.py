@@ -31,9 +31,13 @@ def test_each_runtime_build_is_its_own_extra_and_never_a_dependency():
             assert not _names(requirements) & BUILDS, f"extra {name} would install a second runtime build"
 
 
-def test_make_installs_the_cpu_runtime():
-    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
-    assert '".[cpu,train,test]"' in makefile
+def test_the_development_install_has_the_cpu_runtime_alone():
+    """``make install`` (which made this environment) installs the cpu extra: one ONNX Runtime
+    build, the CPU one, whose session offers the CPU provider."""
+    import onnxruntime
+
+    assert runtime.installed_builds() == ["onnxruntime"]
+    assert "CPUExecutionProvider" in onnxruntime.get_available_providers()
 
 
 @pytest.fixture

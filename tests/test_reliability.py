@@ -227,6 +227,7 @@ def test_impossible_numbers_are_usage_errors(tmp_path, rng, args):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_max_pixels_is_the_one_limit(tmp_path):
     """A valid 95-megapixel image passes at the default limit (Pillow's own guard would refuse it)."""
     folder = tmp_path / "in"

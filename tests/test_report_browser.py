@@ -21,7 +21,8 @@ from tests.conftest import random_rgb
 
 BROWSER = next((path for name in ("chromium", "chromium-browser", "google-chrome") if (path := shutil.which(name))),
                None)
-pytestmark = pytest.mark.skipif(BROWSER is None, reason="no chromium, chromium-browser or google-chrome")
+pytestmark = [pytest.mark.skipif(BROWSER is None, reason="no chromium, chromium-browser or google-chrome"),
+              pytest.mark.slow]  # a real browser
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 

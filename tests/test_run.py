@@ -246,9 +246,10 @@ def test_device_cuda_without_cuda_is_an_error(tiny_onnx):
 def test_auto_device_is_quiet_without_gpu(tiny_onnx, capfd):
     colorizer = Colorizer(str(tiny_onnx), device="auto")
     captured = capfd.readouterr()
-    if colorizer.provider == "CPUExecutionProvider":
-        for stream in (captured.out, captured.err):
-            assert "onnxruntime" not in stream and "Failed to load" not in stream and "cuda" not in stream.lower()
+    if colorizer.provider != "CPUExecutionProvider":
+        pytest.skip(f"a working GPU: auto chose {colorizer.provider}, so there is no fallback to keep quiet")
+    for stream in (captured.out, captured.err):
+        assert "onnxruntime" not in stream and "Failed to load" not in stream and "cuda" not in stream.lower()
 
 
 def test_missing_or_foreign_model_is_a_clear_error(tmp_path):
@@ -263,9 +264,15 @@ def test_missing_or_foreign_model_is_a_clear_error(tmp_path):
 
 def test_colorize_api_accepts_arrays_and_pil(colorizer, rng):
     rgb = random_rgb(rng)
-    for image in (Image.fromarray(rgb), gray_u8(rgb), rgb, rgb.astype(np.float32) / 255):
-        out = colorizer.colorize(image)
-        assert out.size == (32, 32) and out.mode == "RGB"
+    gray = gray_u8(rgb)
+    forms = (Image.fromarray(rgb), Image.fromarray(gray), gray, rgb, rgb.astype(np.float32) / 255,
+             rgb.astype(np.uint16) * 257)
+    outputs = [np.asarray(colorizer.colorize(image)) for image in forms]
+    for out in outputs:  # one photo in every form: its luminance kept, and the same colours
+        assert out.shape == (32, 32, 3) and out.dtype == np.uint8
+        assert np.abs(gray_u8(out).astype(int) - gray).max() <= 1
+        assert np.abs(out.astype(int) - outputs[0]).max() <= 2
+    assert np.array_equal(outputs[0], outputs[3]) and np.array_equal(outputs[1], outputs[2])
 
 
 def _colour_and_gray(tmp_path, rng, suffix: str, count: int = 3):
@@ -356,7 +363,11 @@ def test_strict_gray_stops_at_the_first_failed_file(tmp_path, rng):
     for i in range(12):
         Image.fromarray(random_rgb(rng)).save(folder / f"b{i:02d}.png")
     summary = gray_tree(folder, tmp_path / "out", RunOptions(strict=True, workers=1))
-    assert summary.failed == 1 and summary.done < 12
+    # the failed first file stops the plan: only what was already in flight finishes (a window of
+    # 4 per worker, the failure one of them), and every output written is counted
+    assert summary.failed == 1 and summary.done <= 3
+    written = output_files(tmp_path / "out") if (tmp_path / "out").exists() else []
+    assert len(written) == summary.done
 
 
 def test_results_carry_a_status_enum_that_reads_as_its_word(tmp_path, tiny_onnx):
@@ -481,45 +492,3 @@ def test_quiet_silences_progress_but_names_each_failed_file(tmp_path, tiny_onnx,
     result = CliRunner().invoke(cli, [command, str(source), str(tmp_path / "out"), "--quiet", *extra])
     assert result.exit_code == 3
     assert "failed:" in result.stderr and "broken.png" in result.stderr
-
-
-def test_a_stage_settles_in_order_within_its_window_and_budget():
-    import threading
-    import time
-    from concurrent.futures import ThreadPoolExecutor
-
-    from colorbatch.stage import Stage, in_order
-
-    running, most, lock = [0], [0], threading.Lock()
-
-    def work(item: int) -> int:
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.002 * (item % 3))  # later items often finish first
-        with lock:
-            running[0] -= 1
-        return item * item
-
-    settled = []
-    with ThreadPoolExecutor(8) as pool:
-        stage = Stage(pool, work, lambda item, done: settled.append((item, done.result(), len(stage))), window=3)
-        for item in range(30):
-            stage.submit(item)
-            assert len(stage) <= 3
-        stage.finish()
-    assert [(item, value) for item, value, _ in settled] == [(i, i * i) for i in range(30)]
-    assert most[0] <= 4  # the window, and the newest started before the oldest is waited for
-
-    weights = []
-    with ThreadPoolExecutor(8) as pool:
-        stage = Stage(pool, work, lambda item, done: None, window=10, budget=10)
-        for item, weight in enumerate([4, 4, 4, 12, 1]):
-            stage.submit(item, weight)
-            weights.append(stage.weight)
-        stage.finish()
-    assert weights == [4, 8, 8, 12, 1]  # within the budget; the item heavier than it runs alone
-
-    with ThreadPoolExecutor(2) as pool:
-        assert [(item, done.result()) for item, done in in_order(pool, work, range(7), window=2)] == \
-            [(i, i * i) for i in range(7)]

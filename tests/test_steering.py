@@ -22,6 +22,8 @@ from colorbatch.errors import HintError, InvalidPathError
 from colorbatch.sources import JOURNAL_FOLDER, JOURNAL_NAME
 from tests.conftest import random_rgb
 
+pytestmark = pytest.mark.slow  # runs the bundled model
+
 RED, BLUE = (230, 20, 30), (30, 60, 220)
 SIZE = (64, 48)  # width, height of the test photos
 

@@ -18,6 +18,8 @@ from colorbatch.train.models import MODELS, UnknownModelError, count_parameters,
 from colorbatch.train.trainer import TrainConfig, Trainer, TrainingInterrupted, train
 from tests.conftest import write_color_tree
 
+pytestmark = pytest.mark.slow  # trains models
+
 TINY = {"chroma-unet": {"width": 4, "depth": 2}, "seed-unet": {"widths": (4, 4, 8, 8, 8)},
         "chroma-bins": {"decoder": (8, 8, 8)},
         "chroma-ensemble": {"members": [{"width": 4, "depth": 2}, {"width": 6, "depth": 1}]}}

@@ -17,6 +17,8 @@ from colorbatch.plan import plan_jobs, plan_sequences
 from colorbatch.samples import sample_images
 from tests.conftest import output_files
 
+pytestmark = pytest.mark.slow  # encodes and decodes videos
+
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
