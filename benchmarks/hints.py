@@ -16,6 +16,9 @@ frames 1-47 scored (PSNR, hue hits) and the warping error over the clip (as benc
 Speed: `colorbatch run` on CBSD68 with the model before hints (--previous, an ONNX file without
 hint inputs), this model without hints and with 10 hints, run back to back (the second round kept).
 
+And whether one dab stays in its object: `benchmarks/containment.py` (containment and fill on CBSD68
+with BSDS500's segmentations; its own results file and gallery).
+
 Writes benchmarks/results/hints.{md,json}, hints_curve.png (PSNR against the number of hints, with
 Zhang et al.'s published curve) and hints_gallery.png (gray | automatic | 10 hints, the dabs drawn
 on the gray | the truth as reference | truth) and hints_keyframe_strip.png.
@@ -354,6 +357,9 @@ def main() -> None:
     parser.add_argument("--previous", help="the model to compare speed with (an ONNX file without hint inputs)")
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--no-clip", action="store_true")
+    parser.add_argument("--no-containment", action="store_true",
+                        help="skip whether one dab stays in its object (benchmarks/containment.py; needs BSDS500's "
+                             "segmentations under data/)")
     parser.add_argument("--name", default="hints", help="results file name (benchmarks/results/NAME.md)")
     args = parser.parse_args()
     names = [n for n in args.sets if SETS[n][1] or (DATA / SETS[n][0]).is_dir()]
@@ -366,6 +372,11 @@ def main() -> None:
         rows += keyframe_clip(args.model)
     if not args.no_speed:
         rows += speed(args.model, args.previous)
+    if not args.no_containment:
+        from containment import containment
+
+        medians = containment(args.model, f"{args.name}_containment")
+        rows.append({"set": "cbsd68", "hints": "one dab (containment protocol)", **medians})
     write_results(args.name, rows, {"model": Path(args.model).name, "patch": PATCH, "zhang_2017": ZHANG})
 
 
