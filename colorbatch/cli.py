@@ -31,14 +31,14 @@ def cli() -> None:
     """Colorize folders of grayscale photos with an ONNX model; train, export and score models.
 
     score, gray and info need only the base install; run needs an ONNX Runtime, chosen as an
-    extra: pip install "colorbatch[cpu]" or "colorbatch[gpu]". train, average, ensemble and export
-    need the train extra as well (pip install "colorbatch[cpu,train]"). Shell completion: eval
+    extra: pip install "colorbatch[cpu]" or "colorbatch[gpu]". train, train-hints, average, ensemble,
+    export and import-onnx need the train extra as well (pip install "colorbatch[cpu,train]"). Shell completion: eval
     "$(_COLORBATCH_COMPLETE=bash_source colorbatch)" (zsh_source, fish_source for other shells).
     """
 
 
-for command in (run.run, gray.gray, score.score, info.info, train.train, train.average, train.ensemble,
-                export.export):
+for command in (run.run, gray.gray, score.score, info.info, train.train, train.train_hints, train.average,
+                train.ensemble, export.export, train.import_onnx):
     cli.add_command(command)
 
 

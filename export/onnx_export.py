@@ -19,6 +19,7 @@ import torch
 from torch.export import Dim
 
 from colorbatch import __version__, defaults
+from colorbatch.architectures import FLIPPABLE
 from colorbatch.atomic import atomic_path
 from colorbatch.errors import ExportError, InvalidPathError
 from colorbatch.hints import HINT_INPUTS
@@ -37,7 +38,6 @@ FP32_TOLERANCE = 1e-4
 MAX_SIDE = 16384
 
 
-FLIPPABLE = ("chroma-unet", "chroma-ensemble", "chroma-bins")
 
 
 class WithDecodingInputs(torch.nn.Module):

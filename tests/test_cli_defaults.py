@@ -66,3 +66,16 @@ def test_train_defaults_are_the_train_configs():
     assert len(compared) >= 10
     for name in compared:
         assert cli_defaults[name] == config[name], name
+
+
+def test_train_hints_defaults_are_the_hint_configs():
+    from colorbatch.train.hint_training import HintTrainConfig
+
+    config = {field.name: field.default for field in dataclasses.fields(HintTrainConfig)
+              if field.default is not dataclasses.MISSING}
+    cli_defaults = _defaults("train-hints")
+    compared = [name for name in cli_defaults if name in config and cli_defaults[name] is not None]
+    assert len(compared) >= 10
+    for name in compared:
+        expected = config[name]
+        assert (str(cli_defaults[name]) if name == "cache" else cli_defaults[name]) == expected, name

@@ -111,7 +111,7 @@ def _tiny_hint_model(seed=0):
     from colorbatch.train.models import create_model
 
     torch.manual_seed(seed)
-    model = create_model("chroma-bins", decoder=(8, 8, 8), hints=True).eval()
+    model = create_model("chroma-bins-hints", decoder=(8, 8, 8)).eval()
     with torch.no_grad():  # hint layers away from their zero start, so the test sees them act
         for name, parameter in model.named_parameters():
             if name.startswith(("reference_branch.", "hint_attention.")) and parameter.dim() > 1:
@@ -146,7 +146,7 @@ def test_a_hint_model_exports_with_hint_inputs_that_match_pytorch(tmp_path):
     from colorbatch.train.checkpoint import save_checkpoint
 
     model = _tiny_hint_model(1)
-    save_checkpoint(tmp_path / "h.pth", arch="chroma-bins", arch_kwargs={"decoder": [8, 8, 8], "hints": True},
+    save_checkpoint(tmp_path / "h.pth", arch="chroma-bins-hints", arch_kwargs={"decoder": [8, 8, 8]},
                     state_dict=model.state_dict(), epoch=1, train_size=64)
     result = export_checkpoint(tmp_path / "h.pth", tmp_path / "h.onnx", default_vividness=0.2)
     assert result.metadata["hint_inputs"] == "hints,reference"
@@ -349,30 +349,36 @@ def test_a_keyframe_that_matches_no_frame_fails_its_clip_and_writes_nothing(tmp_
 
 
 @pytest.mark.slow
-def test_hint_training_trains_the_hint_layers_alone_and_resumes(tmp_path):
-    from argparse import Namespace
-
-    from colorbatch.train.checkpoint import load_checkpoint
-    from colorbatch.train.hint_training import train
+def test_hint_training_trains_the_hint_layers_alone_resumes_and_rebuilds_its_model(tmp_path):
+    from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint
     from colorbatch.train.onnx_import import network_from_onnx
-    from tests.test_bins import bins_onnx_for
+    from tests.test_bins import TINY_BINS, bins_onnx_for
 
     exported = bins_onnx_for(tmp_path / "bins")
-    args = Namespace(init=str(exported.path), data=[str(exported.path.parent / "data")], out=str(tmp_path / "run"),
-                     samples=8, batch_size=4, sizes="32", square=32, cache=str(tmp_path / "squares.npy"), lr=1e-2,
-                     seed=0, log_every=1, save_every=1, resume=False, weights=None, reference_chance=0.5)
-    train(args)
+    args = ["train-hints", "--init", str(exported.path), "--data", str(exported.path.parent / "data"),
+            "--out", str(tmp_path / "run"), "--samples", "8", "--batch-size", "4", "--sizes", "32", "--square", "32",
+            "--cache", str(tmp_path / "squares.npy"), "--lr", "1e-2", "--log-every", "1", "--save-every", "1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
     payload = load_checkpoint(tmp_path / "run" / "last.pth")
-    assert payload["step"] == 2 and payload["arch_kwargs"] == {"hints": True}
+    assert payload["step"] == 2 and payload["arch"] == "chroma-bins-hints"
+    assert payload["config"]["samples"] == 8 and payload["config"]["init"] == str(exported.path)
+    rebuilt = model_from_checkpoint(payload)  # the checkpoint alone rebuilds its model (strict weights)
+    assert rebuilt.takes_hints and "hints" not in payload["arch_kwargs"]
+    assert payload["arch_kwargs"]["decoder"] == list(TINY_BINS["decoder"])
     base, _, _ = network_from_onnx(exported.path)
     state = payload["state_dict"]
     for key, value in base.state_dict().items():
         assert torch.equal(state[key], value), key  # the automatic network is frozen
     assert state["reference_branch.mlp.2.weight"].abs().sum() > 0  # it starts at zero
     assert state["hint_attention.null"] != 2.0
-    args.samples, args.resume = 12, True
-    train(args)
-    assert load_checkpoint(tmp_path / "run" / "last.pth")["step"] == 3
+    again = CliRunner().invoke(cli, [*args[:-10], "--samples", "12", "--resume"])
+    assert again.exit_code == 0, again.output
+    resumed = load_checkpoint(tmp_path / "run" / "last.pth")
+    assert resumed["step"] == 3 and resumed["config"]["samples"] == 12 and resumed["config"]["lr"] == 1e-2
+    missing = CliRunner().invoke(cli, [*args[:5], "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r2"),
+                                       "--cache", str(tmp_path / "none.npy")])
+    assert missing.exit_code == 6 and "no such folder" in missing.output and "Traceback" not in missing.output
 
 
 def test_the_reference_fit_moves_the_decoded_colours_to_the_references_proportions():
@@ -387,3 +393,32 @@ def test_the_reference_fit_moves_the_decoded_colours_to_the_references_proportio
     before = torch.softmax(logits[0], 0).mean((1, 2))
     after = torch.softmax(fitted[0], 0).mean((1, 2))
     assert (after - reference[0]).abs().sum() < 0.1 < (before - reference[0]).abs().sum()
+
+
+@pytest.mark.slow
+def test_the_bundled_model_imports_back_to_a_checkpoint_of_the_hint_model(tmp_path):
+    import onnxruntime as ort
+
+    from colorbatch.modelinfo import bundled_model_path
+    from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint
+    from colorbatch.vividness import decoding_for, parse_curve
+
+    result = CliRunner().invoke(cli, ["import-onnx", str(bundled_model_path()), "-o", str(tmp_path / "b.pth")])
+    assert result.exit_code == 0 and "chroma-bins-hints" in result.output, result.output
+    payload = load_checkpoint(tmp_path / "b.pth")
+    model = model_from_checkpoint(payload)  # the checkpoint alone rebuilds the model
+    assert payload["arch"] == "chroma-bins-hints" and model.takes_hints
+    session = ort.InferenceSession(str(bundled_model_path()), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    decoding = decoding_for(float(meta["default_vividness"]), parse_curve(meta["vividness_curve"]))
+    rng = np.random.default_rng(0)
+    hints = np.zeros((1, 3, 64, 96), np.float32)
+    hints[0, :, 20:27, 30:37] = np.array([0.2, -0.1, 1.0], np.float32)[:, None, None]
+    feeds = {"gray": rng.random((1, 1, 64, 96), dtype=np.float32), "temperature": decoding["temperature"],
+             "correction": decoding["correction"], "hints": hints,
+             "reference": np.zeros((1, int(meta["reference_bins"])), np.float32)}
+    with torch.no_grad():
+        expected = model(*(torch.from_numpy(v) for v in feeds.values())).numpy()
+    assert np.abs(session.run(None, feeds)[0] - expected).max() < 1e-3
+    bad = CliRunner().invoke(cli, ["import-onnx", str(tmp_path / "b.pth"), "-o", str(tmp_path / "c.pth")])
+    assert bad.exit_code == 7 and "not an ONNX model" in bad.output

@@ -21,15 +21,40 @@ from tests.conftest import write_color_tree
 pytestmark = pytest.mark.slow  # trains models
 
 TINY = {"chroma-unet": {"width": 4, "depth": 2}, "seed-unet": {"widths": (4, 4, 8, 8, 8)},
-        "chroma-bins": {"decoder": (8, 8, 8)},
+        "chroma-bins": {"decoder": (8, 8, 8)}, "chroma-bins-hints": {"decoder": (8, 8, 8)},
         "chroma-ensemble": {"members": [{"width": 4, "depth": 2}, {"width": 6, "depth": 1}]}}
+
+
+def test_the_registry_and_the_torch_free_names_agree():
+    from colorbatch.architectures import REGISTERED, TRAINABLE
+    from colorbatch.cli import cli
+
+    assert sorted(MODELS) == sorted(REGISTERED) == sorted(TINY)
+    arch = next(p for p in cli.commands["train"].params if p.name == "arch")
+    assert list(arch.type.choices) == list(TRAINABLE)
+
+
+def _steering(model, gray):
+    """Hints (a dab) and a reference for a model that takes them, so that their layers see gradients."""
+    from colorbatch.train.models import takes_hints
+
+    if not takes_hints(model):
+        return ()
+    hints = torch.zeros(gray.shape[0], 3, *gray.shape[-2:])
+    hints[:, 0, 4:12, 8:16], hints[:, 2, 4:12, 8:16] = 0.2, 1.0
+    reference = torch.softmax(torch.randn(gray.shape[0], len(model.centres)), 1)
+    with torch.no_grad():  # the hint layers start at zero: move them so that every weight is used
+        for name, parameter in model.named_parameters():
+            if name.startswith("reference_branch.") and parameter.dim() > 1:
+                parameter.normal_(0, 0.1)
+    return (None, None, hints, reference)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_model_honours_the_contract_and_backpropagates(name):
     model = create_model(name, **TINY[name])
     gray = torch.rand(2, 1, 32, 64)
-    rgb = model(gray)
+    rgb = model(gray, *_steering(model, gray))
     assert rgb.shape == (2, 3, 32, 64)
     assert float(rgb.detach().min()) >= 0 and float(rgb.detach().max()) <= 1
     rgb.mean().backward()

@@ -1,9 +1,10 @@
 """Teach a chroma-bins model to take hints: the bundled (or any exported) model's weights, frozen,
 with the hint layers of ``hint_layers.py`` trained on hints drawn from the truth.
+``colorbatch train-hints`` is the command:
 
-    python -m colorbatch.train.hint_training --init colorbatch/models/colorbatch-default.onnx \\
+    colorbatch train-hints --init colorbatch/models/colorbatch-default.onnx \\
         --data data/photos-large/train --out runs/hints --samples 48000
-    (again with --resume to continue from runs/hints/last.pth after an interruption)
+    colorbatch train-hints ... --resume          # continue from runs/hints/last.pth after an interruption
 
 Each step takes a batch of random crops (side drawn from ``--sizes``) of photos decoded once to
 ``--square`` px squares and cached; each photo gets local hints as Zhang et al. (2017) drew them
@@ -15,18 +16,23 @@ reference. The loss is the mean squared chroma error at the model's default vivi
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
+import logging
 import math
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from colorbatch.architectures import CHROMA_BINS_HINTS
 from colorbatch.color import rgb_to_chroma, to_float
 from colorbatch.discover import iter_images
+from colorbatch.errors import CheckpointError, DataError
 from colorbatch.hints import reference_from_rgb, sample_hints
 from colorbatch.vividness import decoding_for, parse_curve
 
@@ -36,20 +42,44 @@ from .color import rgb_to_chroma as torch_chroma
 from .data import decode_square
 from .models import create_model
 from .onnx_import import network_from_onnx
+from .trainer import TrainingInterrupted, setup_logging
+
+log = logging.getLogger("colorbatch.train")
 
 HINT_PREFIXES = ("reference_branch.", "hint_attention.")
 NO_HINT_CHANCE = 1 / 8
 REFERENCE_CHANCE = 0.5  # the default share of crops given their photo's reference
 
 
-def hinted_model_from_onnx(path: Path) -> tuple[torch.nn.Module, dict[str, str]]:
-    """A hint model holding the weights of the chroma-bins export at ``path``, hint layers fresh."""
+@dataclass
+class HintTrainConfig:
+    """A hint-layer training run; saved in its checkpoints, so that ``--resume`` goes on as it began."""
+
+    init: str  # an exported chroma-bins model (its weights are frozen)
+    data: list[str]  # folders of colour photos
+    out: str  # the run folder: last.pth, log.jsonl, output.log
+    samples: int = 48000  # crops to train on in all
+    batch_size: int = 32
+    sizes: str = "128,160,192,224"  # crop sides, one drawn per batch
+    square: int = 224  # photos are decoded once to centre squares of this side (cached)
+    cache: str = "data/cache/hint-squares.npy"
+    lr: float = 1e-3
+    seed: int = 0
+    log_every: int = 20  # steps between log records
+    save_every: int = 100  # steps between checkpoints
+    weights: str | None = None  # a second stage: start from this hint checkpoint's weights
+    reference_chance: float = REFERENCE_CHANCE  # share of crops given their photo's distribution as reference
+
+
+def hinted_model_from_onnx(path: Path) -> tuple[torch.nn.Module, dict, dict[str, str]]:
+    """A hint model holding the weights of the chroma-bins export at ``path`` (hint layers fresh,
+    or the export's own when it has them), its architecture's arguments and the export's metadata."""
     base, kwargs, meta = network_from_onnx(path)
-    model = create_model("chroma-bins", **{**kwargs, "hints": True})
+    model = create_model(CHROMA_BINS_HINTS, **kwargs)
     missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
     if unexpected or any(not key.startswith(HINT_PREFIXES) for key in missing):
-        raise RuntimeError(f"{path}: weights do not fit a hint model ({unexpected or missing})")
-    return model, meta
+        raise CheckpointError(f"{path}: weights do not fit a hint model ({unexpected or missing})")
+    return model, kwargs, meta
 
 
 SCALE_WEIGHTS = ("hint_attention.reach", "hint_attention.luminance")  # weights of size ~100: a larger step
@@ -67,10 +97,16 @@ def freeze_all_but_hints(model: torch.nn.Module, lr: float) -> list[dict]:
 
 
 def load_squares(folders: list[Path], side: int, cache: Path) -> np.ndarray:
-    """Every photo under ``folders`` as a uint8 ``side`` x ``side`` centre square, cached as .npy."""
+    """Every photo under ``folders`` as a uint8 ``side`` x ``side`` centre square, cached as .npy;
+    ``DataError`` for a folder that is missing or holds no photo."""
     if cache.exists():
         return np.load(cache, mmap_mode="r")
+    for folder in folders:
+        if not folder.is_dir():
+            raise DataError(f"--data {folder}: no such folder")
     paths = sorted(p for folder in folders for p in iter_images(folder))
+    if not paths:
+        raise DataError(f"--data {' '.join(map(str, folders))}: no photos to train on")
     with ThreadPoolExecutor(2) as pool:
         squares = np.stack(list(pool.map(lambda p: decode_square(p, "RGB", side), paths)))
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -100,46 +136,99 @@ def make_batch(squares: np.ndarray, size: int, batch: int, bins: int, rng: np.ra
     return luminance(rgb_t), rgb_t, hints_t, torch.from_numpy(np.stack(references))
 
 
-def train(args: argparse.Namespace) -> None:
-    """Train the hint layers for ``args.samples`` crops (resuming ``args.out/last.pth`` with ``args.resume``)."""
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    model, meta = hinted_model_from_onnx(Path(args.init))
+def train_hints(config: HintTrainConfig, resume: bool = False) -> dict:
+    """Train the hint layers for ``config.samples`` crops; with ``resume``, go on from
+    ``config.out/last.pth`` with the configuration saved there (only ``samples`` may grow). Ctrl-C
+    or SIGTERM saves the checkpoint and raises ``TrainingInterrupted``. Returns the last record."""
+    out = Path(config.out)
+    checkpoint = out / "last.pth"
+    saved = None
+    if resume:
+        if not checkpoint.is_file():
+            raise CheckpointError(f"{checkpoint}: nothing to resume (train without --resume first)")
+        saved = load_checkpoint(checkpoint)
+        config = dataclasses.replace(HintTrainConfig(**saved["config"]), samples=config.samples)
+    setup_logging(out)
+    model, kwargs, meta = hinted_model_from_onnx(Path(config.init))
     decoding = decoding_for(float(meta.get("default_vividness", 0.0)), parse_curve(meta["vividness_curve"]))
     temperature, correction = (torch.from_numpy(decoding[k]) for k in ("temperature", "correction"))
-    optimizer = torch.optim.AdamW(freeze_all_but_hints(model, args.lr), weight_decay=0.0)
+    optimizer = torch.optim.AdamW(freeze_all_but_hints(model, config.lr), weight_decay=0.0)
     model.eval()  # the frozen network's BatchNorms keep their statistics
-    steps = math.ceil(args.samples / args.batch_size)
+    steps = math.ceil(config.samples / config.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _warm_cosine(s, steps))
-    step = _resume(out / "last.pth", model, optimizer, schedule) if args.resume else 0
-    if args.weights and not args.resume:  # a second stage: the hint layers of an earlier run, a fresh schedule
-        model.load_state_dict(load_checkpoint(Path(args.weights))["state_dict"])
-    squares = load_squares([Path(d) for d in args.data], args.square, Path(args.cache))
-    print(f"{len(squares)} photos, {steps} steps of {args.batch_size}, from step {step}", flush=True)
-    rng = np.random.default_rng(args.seed + step)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    started, losses = time.time(), []
-    with open(out / "log.jsonl", "a") as log:
-        while step < steps:
-            gray, rgb, hints, reference = make_batch(squares, int(rng.choice(sizes)), args.batch_size,
-                                                     len(model.centres), rng, args.reference_chance)
-            chroma = model.predict_chroma(gray, temperature, correction, hints, reference)
-            loss = torch.nn.functional.mse_loss(chroma, torch_chroma(rgb))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            step += 1
-            losses.append(loss.item())
-            if step % args.log_every == 0 or step == steps:
-                record = {"step": step, "loss": float(np.mean(losses)), "lr": schedule.get_last_lr()[0],
-                          "images_per_s": len(losses) * args.batch_size / (time.time() - started)}
-                print(json.dumps(record), flush=True)
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-                started, losses = time.time(), []
-            if step % args.save_every == 0 or step == steps:
-                _save(out / "last.pth", model, optimizer, schedule, step, meta, args)
+    step = _resume(saved, model, optimizer, schedule) if saved is not None else 0
+    if config.weights and saved is None:  # a second stage: the hint layers of an earlier run, a fresh schedule
+        model.load_state_dict(load_checkpoint(Path(config.weights))["state_dict"])
+    squares = load_squares([Path(d) for d in config.data], config.square, Path(config.cache))
+    log.info(f"{len(squares)} photos, {steps} steps of {config.batch_size}, from step {step}")
+    run = _Run(model, optimizer, schedule, config, kwargs, meta, checkpoint)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return run.steps(squares, step, steps, temperature, correction)
+    except KeyboardInterrupt:
+        run.save(run.step)
+        raise TrainingInterrupted(checkpoint) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+class _Run:
+    """The loop of a hint training run: steps, log records, checkpoints."""
+
+    def __init__(self, model, optimizer, schedule, config: HintTrainConfig, kwargs: dict, meta: dict[str, str],
+                 checkpoint: Path) -> None:
+        self.model, self.optimizer, self.schedule = model, optimizer, schedule
+        self.config, self.kwargs, self.meta, self.checkpoint = config, kwargs, meta, checkpoint
+        self.step = 0
+
+    def steps(self, squares: np.ndarray, step: int, steps: int, temperature, correction) -> dict:
+        from tqdm import tqdm
+
+        config = self.config
+        self.step = step
+        rng = np.random.default_rng(config.seed + step)
+        sizes = [int(s) for s in config.sizes.split(",")]
+        started, losses, record = time.time(), [], {}
+        with open(Path(config.out) / "log.jsonl", "a") as records, \
+                tqdm(total=steps, initial=step, unit="step", desc="hint layers", disable=None) as bar:
+            while self.step < steps:
+                gray, rgb, hints, reference = make_batch(squares, int(rng.choice(sizes)), config.batch_size,
+                                                         len(self.model.centres), rng, config.reference_chance)
+                chroma = self.model.predict_chroma(gray, temperature, correction, hints, reference)
+                loss = torch.nn.functional.mse_loss(chroma, torch_chroma(rgb))
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                self.schedule.step()
+                self.step += 1
+                bar.update(1)
+                losses.append(loss.item())
+                if self.step % config.log_every == 0 or self.step == steps:
+                    record = {"step": self.step, "loss": float(np.mean(losses)), "lr": self.schedule.get_last_lr()[0],
+                              "images_per_s": len(losses) * config.batch_size / (time.time() - started)}
+                    log.info(json.dumps(record))
+                    records.write(json.dumps(record) + "\n")
+                    records.flush()
+                    bar.set_postfix(loss=f"{record['loss']:.5f}", refresh=False)
+                    started, losses = time.time(), []
+                if self.step % config.save_every == 0 or self.step == steps:
+                    self.save(self.step)
+        return record
+
+    def save(self, step: int) -> None:
+        """The checkpoint: every argument of the architecture (loading it alone rebuilds the model),
+        the configuration, the optimizer and the schedule."""
+        meta = self.meta
+        save_checkpoint(self.checkpoint, arch=CHROMA_BINS_HINTS, arch_kwargs=self.kwargs,
+                        state_dict=self.model.state_dict(), epoch=int(meta.get("epoch", 0)), step=step,
+                        optimizer=self.optimizer.state_dict(), schedule=self.schedule.state_dict(),
+                        train_size=int(meta.get("train_size", 160)), working_size=int(meta.get("working_size", 224)),
+                        config=dataclasses.asdict(self.config),
+                        source=f"hint layers trained on {step * self.config.batch_size} crops from {self.config.init}")
 
 
 def _warm_cosine(step: int, steps: int) -> float:
@@ -147,42 +236,8 @@ def _warm_cosine(step: int, steps: int) -> float:
     return min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
 
 
-def _resume(path: Path, model, optimizer, schedule) -> int:
-    payload = load_checkpoint(path)
+def _resume(payload: dict, model, optimizer, schedule) -> int:
     model.load_state_dict(payload["state_dict"])
     optimizer.load_state_dict(payload["optimizer"])
     schedule.load_state_dict(payload["schedule"])
     return int(payload["step"])
-
-
-def _save(path: Path, model, optimizer, schedule, step: int, meta: dict[str, str], args) -> None:
-    save_checkpoint(path, arch="chroma-bins", arch_kwargs={"hints": True}, state_dict=model.state_dict(),
-                    epoch=int(meta.get("epoch", 0)), step=step, optimizer=optimizer.state_dict(),
-                    schedule=schedule.state_dict(), train_size=int(meta.get("train_size", 160)),
-                    working_size=int(meta.get("working_size", 224)),
-                    source=f"hint layers trained on {step * args.batch_size} crops from {args.init}")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--init", required=True, help="an exported chroma-bins ONNX model")
-    parser.add_argument("--data", nargs="+", required=True, help="folders of colour photos")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--samples", type=int, default=48000)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--sizes", default="128,160,192,224")
-    parser.add_argument("--square", type=int, default=224)
-    parser.add_argument("--cache", default="data/cache/hint-squares.npy")
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--log-every", type=int, default=20)
-    parser.add_argument("--save-every", type=int, default=100)
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--weights", help="start from this hint checkpoint's weights (a second stage)")
-    parser.add_argument("--reference-chance", type=float, default=REFERENCE_CHANCE,
-                        help="share of crops given their photo's colour distribution as the reference")
-    train(parser.parse_args())
-
-
-if __name__ == "__main__":
-    main()

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorbatch.architectures import CHROMA_BINS, CHROMA_BINS_HINTS, CHROMA_ENSEMBLE, CHROMA_UNET, SEED_UNET
+
 from .bins import STEP, annealed_mean, bin_centres
 from .color import chroma_to_rgb
 from .encoders import EfficientLite0Encoder
@@ -122,7 +124,7 @@ class SeedUNet(nn.Module):
         return TrainOutputs(self(gray))
 
 
-@register_model("seed-unet")
+@register_model(SEED_UNET)
 def seed_unet(widths: tuple[int, ...] = (128, 128, 256, 512, 512)) -> nn.Module:
     return SeedUNet(widths=tuple(widths))
 
@@ -246,14 +248,14 @@ class ChromaEnsemble(ChromaModel):
         return torch.stack([member.predict_chroma(gray) for member in self.members]).mean(dim=0)
 
 
-@register_model("chroma-unet")
+@register_model(CHROMA_UNET)
 def chroma_unet(width: int = 32, depth: int = 3, global_context: bool = True,
                 flip_average: bool = False, num_classes: int = 0) -> nn.Module:
     return ChromaUNet(width=width, depth=depth, global_context=global_context, flip_average=flip_average,
                       num_classes=num_classes)
 
 
-@register_model("chroma-ensemble")
+@register_model(CHROMA_ENSEMBLE)
 def chroma_ensemble(members: list[dict], flip_average: bool = False) -> nn.Module:
     return ChromaEnsemble(members=[dict(member) for member in members], flip_average=flip_average)
 
@@ -396,11 +398,25 @@ class HintedBinnedChromaUNet(BinnedChromaUNet):
         return chroma_to_rgb(gray, self.predict_chroma(gray, temperature, correction, hints, reference))
 
 
-@register_model("chroma-bins")
+@register_model(CHROMA_BINS)
 def chroma_bins(decoder: tuple[int, ...] = (160, 96, 64), step: float = STEP, flip_average: bool = False,
                 num_classes: int = 0, hints: bool = False) -> nn.Module:
     kind = HintedBinnedChromaUNet if hints else BinnedChromaUNet
     return kind(decoder=tuple(decoder), step=step, flip_average=flip_average, num_classes=num_classes)
+
+
+@register_model(CHROMA_BINS_HINTS)
+def chroma_bins_hints(decoder: tuple[int, ...] = (160, 96, 64), step: float = STEP, flip_average: bool = False,
+                      num_classes: int = 0) -> nn.Module:
+    """chroma-bins with the hint layers of ``hint_layers.py`` (local hints, a reference photo): the
+    bundled model. (Older checkpoints name it ``chroma-bins`` with ``hints=True``.)"""
+    return HintedBinnedChromaUNet(decoder=tuple(decoder), step=step, flip_average=flip_average,
+                                  num_classes=num_classes)
+
+
+def architecture_of(model: nn.Module) -> str:
+    """The registered name that builds a chroma-bins ``model``: with or without hint layers."""
+    return CHROMA_BINS_HINTS if takes_hints(model) else CHROMA_BINS
 
 
 def predicts_bins(model: nn.Module) -> bool:

@@ -1,10 +1,11 @@
-"""An exported chroma-bins model back to a trainable checkpoint, for fine-tuning when the run's
-checkpoints are gone (they live outside git; the bundled ONNX file is what survives).
+"""An exported chroma-bins model (with or without hint layers) back to a trainable checkpoint, for
+fine-tuning when the run's checkpoints are gone (they live outside git; the bundled ONNX file is
+what survives). ``colorbatch import-onnx`` is the command:
 
-    python -m colorbatch.train.onnx_import colorbatch/models/colorbatch-default.onnx \
-        runs/bundled.pth --calibrate data/tiny-imagenet-64/train
+    colorbatch import-onnx colorbatch/models/colorbatch-default.onnx -o runs/bundled.pth \
+        --calibrate data/tiny-imagenet-64/train
     colorbatch train ... --arch chroma-bins --init runs/bundled.pth
-    python -m colorbatch.train.onnx_import MODEL.onnx runs/same.pth   # to re-export only
+    colorbatch import-onnx MODEL.onnx -o runs/same.pth   # to re-export only
 
 The exporter folds each BatchNorm into the convolution before it (ONNX initializers
 ``<conv>.weight`` and ``<conv>.weight_bias``) and drops the class head, which inference never uses.
@@ -17,7 +18,6 @@ then computes the same function in both modes, and fine-tuning continues as trai
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,12 @@ from onnx import numpy_helper
 from PIL import Image
 from torch import nn
 
+from colorbatch.architectures import CHROMA_BINS, CHROMA_BINS_HINTS, IMPORTABLE
 from colorbatch.discover import iter_images
 from colorbatch.errors import CheckpointError
 
 from .checkpoint import save_checkpoint
-from .models import CLASS_HEAD, create_model
+from .models import CLASS_HEAD, architecture_of, create_model
 
 FOLDED_BIAS = "_bias"
 
@@ -131,13 +132,22 @@ def _calibration_batch(folder: Path, size: int, count: int = 256, seed: int = 0)
 
 def network_from_onnx(onnx_path: Path) -> tuple[nn.Module, dict[str, Any], dict[str, str]]:
     """The PyTorch network that a chroma-bins export holds (class head left out, BatchNorms the
-    identity: eval mode computes the export), its architecture arguments and the export's metadata."""
-    proto = onnx.load(str(onnx_path))
+    identity: eval mode computes the export), its architecture's arguments (``architecture_of``
+    names it) and the export's metadata; ``CheckpointError`` for a file that is not such an export."""
+    try:
+        proto = onnx.load(str(onnx_path))
+    except OSError as exc:
+        raise CheckpointError(f"{onnx_path}: cannot read the ONNX model ({exc.strerror or exc})") from None
+    except Exception as exc:  # protobuf's DecodeError: not an ONNX file
+        raise CheckpointError(f"{onnx_path}: not an ONNX model ({type(exc).__name__})") from None
     meta = {p.key: p.value for p in proto.metadata_props}
-    if meta.get("arch") != "chroma-bins":
-        raise CheckpointError(f"{onnx_path}: only chroma-bins exports can be imported (this is {meta.get('arch')})")
-    kwargs = {k: v for k, v in json.loads(meta.get("arch_kwargs", "{}")).items() if k != "num_classes"}
-    model = create_model("chroma-bins", **kwargs)
+    if meta.get("arch") not in IMPORTABLE:
+        raise CheckpointError(f"{onnx_path}: only {' and '.join(IMPORTABLE)} exports can be imported "
+                              f"(this is {meta.get('arch')})")
+    given = json.loads(meta.get("arch_kwargs", "{}"))
+    hinted = meta["arch"] == CHROMA_BINS_HINTS or bool(given.get("hints")) or "hint_inputs" in meta
+    kwargs = {k: v for k, v in given.items() if k not in ("num_classes", "hints")}
+    model = create_model(CHROMA_BINS_HINTS if hinted else CHROMA_BINS, **kwargs)
     arrays = _initializers(proto)
     load_folded_weights(model, arrays)
     _buffers_from_graph(model, arrays)
@@ -153,16 +163,7 @@ def checkpoint_from_onnx(onnx_path: Path, out: Path, calibrate_on: Path | None) 
         calibrate(model, _calibration_batch(calibrate_on, int(meta.get("train_size", 64))))
     epoch = int(meta.get("epoch", 0))
     how = "BatchNorms folded, then calibrated" if calibrate_on is not None else "BatchNorms folded, for export only"
-    save_checkpoint(out, arch="chroma-bins", arch_kwargs=kwargs, state_dict=model.state_dict(), epoch=epoch,
+    arch = architecture_of(model)
+    save_checkpoint(out, arch=arch, arch_kwargs=kwargs, state_dict=model.state_dict(), epoch=epoch,
                     source=f"imported from {onnx_path} ({how})")
-    return {"epoch": epoch, "arch_kwargs": kwargs}
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3:
-        print(checkpoint_from_onnx(Path(sys.argv[1]), Path(sys.argv[2]), None))
-    elif len(sys.argv) == 5 and sys.argv[3] == "--calibrate":
-        print(checkpoint_from_onnx(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[4])))
-    else:
-        sys.exit("usage: python -m colorbatch.train.onnx_import MODEL.onnx OUT.pth [--calibrate IMAGE_DIR]\n"
-                 "(without --calibrate the checkpoint is for re-export only, not for training)")
+    return {"epoch": epoch, "arch": arch, "arch_kwargs": kwargs}

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from colorbatch.architectures import CHROMA_UNET, TRAINABLE
+
 from .common import chosen, require_torch
 
 
@@ -16,7 +18,7 @@ from .common import chosen, require_torch
               help="Colour image tree (train/ and test/ used when present), or cifar-10-batches-py.")
 @click.option("--gray-dir", type=click.Path(path_type=Path), help="Paired gray tree, matched by relative path.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Run folder for artefacts.")
-@click.option("--arch", type=click.Choice(["chroma-unet", "chroma-bins", "seed-unet"]), default="chroma-unet",
+@click.option("--arch", type=click.Choice(TRAINABLE), default=CHROMA_UNET,
               show_default=True, help="Model architecture (chroma-bins: a colour distribution per position).")
 @click.option("--width", type=int, default=32, show_default=True, help="chroma-unet: channels of the first level.")
 @click.option("--depth", type=int, default=3, show_default=True, help="chroma-unet: number of down-sampling levels.")
@@ -146,3 +148,78 @@ def ensemble(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_
     from colorbatch.train.averaging import ensemble_checkpoints
 
     _combine(ensemble_checkpoints, checkpoints, data_dir, output, cache_dir)
+
+
+@click.command("train-hints")
+@click.option("--init", required=True, type=click.Path(path_type=Path),
+              help="An exported chroma-bins model (.onnx) whose weights stay frozen: the bundled one, or yours.")
+@click.option("--data", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="A folder of colour photos (repeat for several); hints are drawn from their true colours.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Run folder: last.pth, log.jsonl, output.log.")
+@click.option("--samples", type=click.IntRange(min=1), default=48000, show_default=True,
+              help="Crops to train on in all.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="Crops per step.")
+@click.option("--sizes", default="128,160,192,224", show_default=True, help="Crop sides, one drawn per step.")
+@click.option("--square", type=click.IntRange(min=32), default=224, show_default=True,
+              help="Photos are decoded once to centre squares of this side.")
+@click.option("--cache", type=click.Path(path_type=Path), default=Path("data/cache/hint-squares.npy"),
+              show_default=True, help="Where the decoded squares are kept (.npy); delete it after changing --data.")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate (AdamW, cosine).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the crops and hints.")
+@click.option("--log-every", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Steps between log records.")
+@click.option("--save-every", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Steps between checkpoints.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/last.pth with its saved settings (--samples may grow).")
+@click.option("--weights", type=click.Path(path_type=Path),
+              help="A second stage: start from this hint checkpoint's weights with a fresh schedule.")
+@click.option("--reference-chance", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Share of crops given their photo's colour distribution as the reference.")
+def train_hints(init, data, out_dir, samples, batch_size, sizes, square, cache, lr, seed, log_every, save_every,
+                resume, weights, reference_chance) -> None:
+    """Train the hint layers (local hints, a reference photo) on top of an exported chroma-bins model.
+
+    Every weight of the model stays frozen, so its automatic colour is unchanged; the checkpoint
+    (OUT/last.pth) rebuilds the hint model alone and exports with `colorbatch export`.
+    Needs the train extra: pip install "colorbatch[train]".
+    """
+    require_torch("train-hints")
+    from colorbatch.train.hint_training import HintTrainConfig
+    from colorbatch.train.hint_training import train_hints as run_training
+    from colorbatch.train.trainer import TrainingInterrupted
+
+    config = HintTrainConfig(init=str(init), data=[str(d) for d in data], out=str(out_dir), samples=samples,
+                             batch_size=batch_size, sizes=sizes, square=square, cache=str(cache), lr=lr, seed=seed,
+                             log_every=log_every, save_every=save_every,
+                             weights=str(weights) if weights else None, reference_chance=reference_chance)
+    try:
+        record = run_training(config, resume=resume)
+    except TrainingInterrupted as stopped:
+        click.echo(f"interrupted: checkpoint saved in {stopped.path} (resume with --resume)", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted before training began: nothing saved", err=True)
+        sys.exit(130)
+    if record:
+        click.echo(f"step {record['step']}: loss {record['loss']:.5f}")
+    click.echo(f"checkpoint: {Path(out_dir) / 'last.pth'} (export it with colorbatch export)")
+
+
+@click.command("import-onnx")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="The checkpoint to write (.pth).")
+@click.option("--calibrate", type=click.Path(path_type=Path),
+              help="Images to measure batch statistics on, so that the checkpoint fine-tunes (without: for "
+                   "re-export only).")
+def import_onnx(model: Path, output: Path, calibrate: Path | None) -> None:
+    """An exported chroma-bins model (with or without hint layers) back to a checkpoint.
+
+    For fine-tuning (colorbatch train --init, colorbatch train-hints --weights) or re-exporting a
+    model whose run is gone. Needs the train extra: pip install "colorbatch[train]".
+    """
+    require_torch("import-onnx")
+    from colorbatch.train.onnx_import import checkpoint_from_onnx
+
+    result = checkpoint_from_onnx(model, output, calibrate)
+    click.echo(f"wrote {output} ({result['arch']}, epoch {result['epoch']})")
