@@ -56,26 +56,24 @@ def test_export_defaults_are_the_exporters():
         assert cli_defaults[name] == library[name], name
 
 
-def test_train_defaults_are_the_train_configs():
-    from colorbatch.train.config import TrainConfig
-
-    config = {field.name: field.default for field in dataclasses.fields(TrainConfig)
+def _check_against_config(command: str, config_class, as_config=lambda name, value: value) -> None:
+    """Every option of ``command`` that names a field of ``config_class`` defaults to that field's default."""
+    config = {field.name: field.default for field in dataclasses.fields(config_class)
               if field.default is not dataclasses.MISSING}
-    cli_defaults = _defaults("train")
+    cli_defaults = _defaults(command)
     compared = [name for name in cli_defaults if name in config and cli_defaults[name] is not None]
     assert len(compared) >= 10
     for name in compared:
-        assert cli_defaults[name] == config[name], name
+        assert as_config(name, cli_defaults[name]) == config[name], name
+
+
+def test_train_defaults_are_the_train_configs():
+    from colorbatch.train.config import TrainConfig
+
+    _check_against_config("train", TrainConfig)
 
 
 def test_train_hints_defaults_are_the_hint_configs():
     from colorbatch.train.hint_training import HintTrainConfig
 
-    config = {field.name: field.default for field in dataclasses.fields(HintTrainConfig)
-              if field.default is not dataclasses.MISSING}
-    cli_defaults = _defaults("train-hints")
-    compared = [name for name in cli_defaults if name in config and cli_defaults[name] is not None]
-    assert len(compared) >= 10
-    for name in compared:
-        expected = config[name]
-        assert (str(cli_defaults[name]) if name == "cache" else cli_defaults[name]) == expected, name
+    _check_against_config("train-hints", HintTrainConfig, lambda name, value: str(value) if name == "cache" else value)

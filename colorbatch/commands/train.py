@@ -79,21 +79,27 @@ def train(ctx: click.Context, **opts) -> None:
     """
     require_torch("train")
     from colorbatch.train.config import config_from_options
-    from colorbatch.train.trainer import TrainingInterrupted
     from colorbatch.train.trainer import train as run_training
 
     if opts["resume"] and opts["init_from"]:
         raise click.UsageError("--resume continues a run and --init starts a new one: pass only one")
     config = config_from_options(opts, {name for name in opts if chosen(ctx, name)})
+    interruptible(run_training, config, resume=opts["resume"], init=opts["init_from"])
+    click.echo(f"run folder: {opts['out_dir']}")
+
+
+def interruptible(run, *args, **kwargs):
+    """``run(*args, **kwargs)``; Ctrl-C (or SIGTERM) exits 130 saying whether a checkpoint was saved."""
+    from colorbatch.train.trainer import TrainingInterrupted
+
     try:
-        run_training(config, resume=opts["resume"], init=opts["init_from"])
+        return run(*args, **kwargs)
     except TrainingInterrupted as stopped:
         click.echo(f"interrupted: checkpoint saved in {stopped.path} (resume with --resume)", err=True)
         sys.exit(130)
     except KeyboardInterrupt:
         click.echo("interrupted before training began: nothing saved", err=True)
         sys.exit(130)
-    click.echo(f"run folder: {opts['out_dir']}")
 
 
 def _combine_options(data_help: str, output_help: str):
@@ -187,20 +193,12 @@ def train_hints(init, data, out_dir, samples, batch_size, sizes, square, cache, 
     require_torch("train-hints")
     from colorbatch.train.hint_training import HintTrainConfig
     from colorbatch.train.hint_training import train_hints as run_training
-    from colorbatch.train.trainer import TrainingInterrupted
 
     config = HintTrainConfig(init=str(init), data=[str(d) for d in data], out=str(out_dir), samples=samples,
                              batch_size=batch_size, sizes=sizes, square=square, cache=str(cache), lr=lr, seed=seed,
                              log_every=log_every, save_every=save_every,
                              weights=str(weights) if weights else None, reference_chance=reference_chance)
-    try:
-        record = run_training(config, resume=resume)
-    except TrainingInterrupted as stopped:
-        click.echo(f"interrupted: checkpoint saved in {stopped.path} (resume with --resume)", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("interrupted before training began: nothing saved", err=True)
-        sys.exit(130)
+    record = interruptible(run_training, config, resume=resume)
     if record:
         click.echo(f"step {record['step']}: loss {record['loss']:.5f}")
     click.echo(f"checkpoint: {Path(out_dir) / 'last.pth'} (export it with colorbatch export)")
