@@ -22,15 +22,10 @@ from common import write_results
 from PIL import Image
 
 from colorbatch.color import chroma_to_rgb, rgb_to_chroma, to_uint8
+from colorbatch.machine import cpu_cores
 from colorbatch.model import ColorModel
-from colorbatch.recombine import (
-    _resize,
-    cpu_cores,
-    network_input,
-    network_size,
-    recombine,
-    recombine_chroma,
-)
+from colorbatch.modelinfo import network_size
+from colorbatch.recombine import _resize, network_input, recombine, recombine_chroma
 from colorbatch.samples import sample_images
 
 

@@ -111,8 +111,8 @@ class _PassThrough:
     provider = "none"
 
     def __init__(self) -> None:
+        from colorbatch.machine import cpu_cores
         from colorbatch.model import Streams
-        from colorbatch.recombine import cpu_cores
 
         self.streams = Streams(cpu_cores(), 1)
 
@@ -128,9 +128,9 @@ class _PassThrough:
 
 
 def worker_io_only(model: str, source: str, out: str, size: str = "") -> dict:
-    from colorbatch.engine import run_tree
     from colorbatch.jobs import RunOptions
     from colorbatch.pipeline import ColorizeWork
+    from colorbatch.tree import run_tree
 
     shutil.rmtree(out, ignore_errors=True)
     options = RunOptions()

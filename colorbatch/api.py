@@ -13,15 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from colorbatch.discover import is_image_path
-from colorbatch.engine import Distributor, plan_tree, run_tree
-from colorbatch.hints import check_hint_paths, missing_hint_warning, unmatched_hint_files
+from colorbatch.engine import Distributor
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, RunSummary
 from colorbatch.model import ColorModel
 from colorbatch.pipeline import ColorizeWork
 from colorbatch.plan import single_file_target
 from colorbatch.run_report import RunReport, report_context
 from colorbatch.sources import Journal, journal_root, model_digest
-from colorbatch.video.io import is_video_path
+from colorbatch.steering import check_hint_paths, missing_hint_warning, unmatched_hint_files
+from colorbatch.tree import plan_tree, run_tree
+from colorbatch.videofiles import is_video_path
 
 _PATH_OPTIONS = ("truth", "hints", "reference", "keyframes")
 

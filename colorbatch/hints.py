@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .chroma_bins import chroma_histogram
-from .color import rgb_to_chroma, to_float
-from .discover import IMAGE_EXTENSIONS, is_image_path, iter_images, same_file
-from .errors import HintError, InvalidPathError
-from .imaging import DEFAULT_MAX_PIXELS, Decoded
-from .pairing import AmbiguousPartnerError, find_partner
-from .video.io import VIDEO_EXTENSIONS, is_video_path
+from colorbatch.chroma_bins import chroma_histogram
+from colorbatch.color import rgb_to_chroma, to_float
+from colorbatch.defaults import MAX_PIXELS as DEFAULT_MAX_PIXELS
+from colorbatch.errors import HintError
 
 HINT_INPUTS = ("hints", "reference")  # a hint model's graph inputs after gray and the decoding inputs
 ALPHA_THRESHOLD = 128
@@ -200,104 +197,6 @@ def _rgb_float(array: np.ndarray) -> np.ndarray:
     if not (np.isfinite(array).all() and array.min() >= 0 and array.max() <= 1):
         raise HintError(f"reference array of floats outside [0, 1]; expected {REFERENCE_EXPECTED}")
     return array.astype(np.float32)
-
-
-STEERING_FLAGS = (("--hints", "hints"), ("--reference", "reference"), ("--keyframes", "keyframes"))
-
-
-def check_hint_paths(source: Path, out: Path, options) -> None:
-    """Refuse steering that cannot work, before anything is written (``InvalidPathError``, exit 2):
-    ``--hints``, ``--reference`` or ``--keyframes`` paths that do not exist, or that are OUT, lie
-    inside it or hold it (steering files are inputs: never written, never taken for outputs);
-    keyframes that are not a folder; a single hint file for a folder of inputs; hints for clips
-    (a video, ``--sequence`` frames: their colour frames are ``--keyframes``). ``options`` is a
-    ``RunOptions``."""
-    for flag, name in STEERING_FLAGS:
-        given = getattr(options, name)
-        if given is not None and not given.exists():
-            raise InvalidPathError(f"{flag} {given}: no such file or folder")
-        if given is not None and _overlaps(given, out):
-            raise InvalidPathError(f"{flag} {given} and OUT {out} overlap (the one is, holds or lies inside the "
-                                   "other); steering files are inputs and are never written: choose another OUT")
-    if options.keyframes is not None and not options.keyframes.is_dir():
-        raise InvalidPathError(f"--keyframes {options.keyframes}: not a folder (keyframes are named as their frames)")
-    if options.hints is None:
-        return
-    if options.sequence or (source.is_file() and is_video_path(source)):
-        raise InvalidPathError(f"--hints {options.hints}: hint images steer photos; a clip's colour is given by "
-                               "colour frames, with --keyframes")
-    if options.hints.is_file() and source.is_dir():
-        raise InvalidPathError(f"--hints {options.hints}: a hint image is for a one-file run; for the folder "
-                               f"{source} give a folder of hint images mirroring it")
-
-
-def _overlaps(steering: Path, out: Path) -> bool:
-    given, target = steering.resolve(), out.resolve()
-    return given == target or target in given.parents or given in target.parents or same_file(steering, out)
-
-
-def missing_hint_warning(source: Path, hints: Path | None) -> tuple[str, ...]:
-    """A one-file run with ``--hints FOLDER`` that has no hint file for the photo: say so."""
-    if hints is None or not source.is_file() or not hints.is_dir() or is_video_path(source):
-        return ()
-    if partner_file(hints, Path(source.name)) is not None:
-        return ()
-    folder = f" ({hints} is a folder, not a hint image)" if is_image_path(hints) else ""
-    return (f"--hints {hints}: no hint file for {source.name} in that folder{folder}; "
-            f"looked for {Path(source.name).with_suffix('.png')} (any image extension); coloured automatically",)
-
-
-def unmatched_hint_files(source: Path, hints: Path | None) -> list[Path]:
-    """Hint files under the folder ``hints`` that no input under ``source`` has (by relative path,
-    any extension): a typo, or a photo moved since it was dabbed."""
-    if hints is None or not hints.is_dir() or not source.is_dir():
-        return []
-    return [path for path in iter_images(hints)
-            if not _has_input(source, path.relative_to(hints))]
-
-
-def _has_input(source: Path, relative: Path) -> bool:
-    stem = source / relative.with_suffix("")
-    if not stem.parent.is_dir():
-        return False
-    suffixes = (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS)
-    return any(stem.with_name(stem.name + suffix).is_file() for suffix in (*suffixes, *(s.upper() for s in suffixes)))
-
-
-def partner_file(given: Path | None, relative: Path, kind: str = "hint") -> Path | None:
-    """The hint or reference file for the input at ``relative`` (its path under INPUT): ``given``
-    itself when it is a file; else the file under the folder ``given`` with the same relative path
-    and any image extension (``a/b.jpg`` takes ``a/b.png``); None when there is none."""
-    if given is None:
-        return None
-    if given.is_file():
-        return given
-    try:
-        return find_partner(given, relative)
-    except AmbiguousPartnerError as exc:
-        raise HintError(f"{kind} files: {exc}") from None
-
-
-def steering_files(job, options) -> tuple[Path | None, Path | None]:
-    """A photo job's hint file and reference photo: as its plan found them (``job.sources``), or
-    looked up now for a job made without (a ``Job`` of ``colorbatch.jobs``, a ``RunOptions``)."""
-    if job.sources is not None:
-        return job.sources.hint, job.sources.reference
-    return partner_file(options.hints, job.relative), partner_file(options.reference, job.relative, "reference")
-
-
-def with_hints(decoded: Decoded, hint_path: Path | None, reference_path: Path | None,
-               max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
-    """``decoded`` with the hint plane of the hint file ``hint_path`` and the reference photo
-    ``reference_path`` (and a warning for a reference without colour); an input with neither is
-    returned as it is."""
-    if hint_path is None and reference_path is None:
-        return decoded
-    height, width = decoded.luma.shape
-    plane = read_hint_image(hint_path, (width, height), max_pixels) if hint_path is not None else None
-    reference = read_reference_cached(reference_path, max_pixels) if reference_path is not None else None
-    return replace(decoded, hints=plane, reference=None if reference is None else reference.distribution,
-                   warnings=() if reference is None else reference.warning(reference_path))
 
 
 def resize_hints(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

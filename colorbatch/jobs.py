@@ -11,10 +11,8 @@ from enum import Enum
 from pathlib import Path
 
 from colorbatch import defaults
-from colorbatch.imaging import DEFAULT_MAX_PIXELS, PNG_COMPRESSION
 from colorbatch.scores import ImageScore, ScoreSummary
 from colorbatch.sources import HAND_CHANGED, UNRECORDED, Sources
-from colorbatch.video.io import DEFAULT_CRF
 
 
 @dataclass(frozen=True)
@@ -23,20 +21,20 @@ class RunOptions:
     workers: int = defaults.WORKERS
     fmt: str = "png"
     quality: int = defaults.QUALITY
-    png_compression: int = PNG_COMPRESSION  # --png-compression: zlib level of PNG outputs
+    png_compression: int = defaults.PNG_COMPRESSION  # --png-compression: zlib level of PNG outputs
     overwrite: bool = False
     shard: tuple[int, int] | None = None
     strict: bool = False
     truth: Path | None = None
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_pixels: int = defaults.MAX_PIXELS
     # Images between decode and the end of their write hold at most this many pixels together
     # (one image larger than that still runs, alone): memory is bounded by pixels, not file count.
-    pixel_budget: int = DEFAULT_MAX_PIXELS
+    pixel_budget: int = defaults.MAX_PIXELS
     video: bool = False  # video files are jobs (run), not files to leave alone (gray)
     sequence: bool = False  # --sequence: each folder of frames is one clip
     temporal: bool = True  # --temporal: colour kept stable from frame to frame of a clip
     codec: str | None = None  # --codec (default: H.264; VP9 in .webm)
-    crf: int = DEFAULT_CRF  # --crf
+    crf: int = defaults.CRF  # --crf
     hints: Path | None = None  # --hints: a hint image (one-file run) or a tree mirroring INPUT
     reference: Path | None = None  # --reference: one colour photo for every input, or a tree mirroring INPUT
     keyframes: Path | None = None  # --keyframes: colour frames of clips (see colorbatch.video.keyframes)

@@ -15,7 +15,9 @@ from colorbatch.color import rgb_to_chroma
 from colorbatch.errors import HintsUnsupportedError, ImageError
 from colorbatch.hints import hints_from, reference_from, resize_hints
 from colorbatch.imaging import Decoded, decoded_from_image
-from colorbatch.recombine import cpu_cores, network_input, network_size, paint_hints, recombine_chroma
+from colorbatch.machine import cpu_cores
+from colorbatch.modelinfo import network_size
+from colorbatch.recombine import network_input, paint_hints, recombine_chroma
 from colorbatch.session import OnnxColorModel, no_hint_inputs
 
 
@@ -87,7 +89,8 @@ class ColorModel:
         """Colorize images whose network shapes are equal, as one batch; uint8 RGB each."""
         chromas = self.predict_chroma([item.luma for item in items], [item.hints for item in items],
                                       [item.reference for item in items])
-        return [paint_hints(recombine_chroma(item.luma, chroma), item) for item, chroma in zip(items, chromas)]
+        return [paint_hints(recombine_chroma(item.luma, chroma), item.luma, item.hints)
+                for item, chroma in zip(items, chromas)]
 
     def predict_chroma(self, lumas: Sequence[np.ndarray], hints: Sequence[np.ndarray | None] | None = None,
                        references: Sequence[np.ndarray | None] | None = None) -> list[np.ndarray]:

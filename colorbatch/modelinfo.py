@@ -104,3 +104,30 @@ def describe(path: Path | None = None) -> dict[str, str]:
     }
     facts.update({prop.key: prop.value for prop in model.metadata_props})
     return facts
+
+
+def network_size(height: int, width: int, info: ModelInfo, size: int | None = None) -> tuple[int, int]:
+    """The (height, width) the network runs at for an input of this size.
+
+    ``size`` (``--size``) sets the short side for every input. Otherwise inputs larger than the
+    working size get their short side scaled down to it, inputs smaller than the model's minimum
+    size (its training size unless exported with ``--min-size``) get it scaled up to that (a
+    model trained on 64 px photos sees a 32 px thumbnail at the scale it learned), and the rest
+    run as they are; aspect is kept and sides are rounded to the model's size multiple.
+    """
+    short = min(height, width)
+    if size:
+        target = size
+    elif short > info.working_size:
+        target = info.working_size
+    elif short < info.min_size:
+        target = info.min_size
+    else:
+        target = short
+    scale = target / short
+    multiple = max(1, info.size_multiple)
+
+    def side(n: int) -> int:
+        return max(multiple, round(n * scale / multiple) * multiple)
+
+    return side(height), side(width)

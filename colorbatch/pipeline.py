@@ -21,13 +21,13 @@ import numpy as np
 
 from colorbatch.engine import Record, Stopped, TreeWork
 from colorbatch.errors import ImageError
-from colorbatch.hints import steering_files, with_hints
 from colorbatch.imaging import Decoded, decode, peek_pixels, read_rgb
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
 from colorbatch.model import ColorModel, ModelSpec
 from colorbatch.pairing import find_partner
 from colorbatch.scores import score_pair
 from colorbatch.stage import Stage
+from colorbatch.steering import steering_files, with_hints
 from colorbatch.video.clips import ClipColorizer, FrameProgress
 from colorbatch.writing import write_output
 

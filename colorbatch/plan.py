@@ -10,13 +10,12 @@ from pathlib import Path
 
 from colorbatch.discover import IMAGE_EXTENSIONS, in_shard, is_image_path, iter_files, natural_key, same_file
 from colorbatch.errors import HintError, InvalidPathError
-from colorbatch.hints import partner_file
 from colorbatch.imaging import output_suffix, peek_size
 from colorbatch.integrity import is_whole
 from colorbatch.jobs import ClipJob, Job, Result, RunOptions, SequenceFrame, Status, already_written
 from colorbatch.sources import NEW, OVERWRITE, Journal, Sources
-from colorbatch.video.io import VIDEO_EXTENSIONS, is_video_path, is_whole_video, video_support
-from colorbatch.video.keyframes import image_files, video_keyframe_folder
+from colorbatch.steering import image_files, partner_file, video_keyframe_folder
+from colorbatch.videofiles import VIDEO_EXTENSIONS, is_video_path, is_whole_video, video_support
 
 LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp")  # --quality changes their pixels
 

@@ -9,48 +9,19 @@ scipy only: training's evaluation and export's verification use it without runni
 from __future__ import annotations
 
 import functools
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
 
 from colorbatch.color import chroma_to_rgb_u8, rgb_to_chroma
-from colorbatch.imaging import Decoded
-from colorbatch.modelinfo import ModelInfo
+from colorbatch.machine import cpu_cores
 from colorbatch.upsample import GuidedUpsampler
 
 STRIP_ROWS = 32  # rows per strip of the bicubic recombination: its temporaries stay in cache
 GUIDED_BAND_ROWS = 64  # rows per band of the guided one (each band resizes four coefficient planes)
 PARALLEL_PIXELS = 1 << 18  # smaller images are recombined on the calling thread
 SEQUENTIAL_UPSAMPLE_PIXELS = 1 << 25  # larger ones upsample their two chroma planes one after the other
-
-
-def network_size(height: int, width: int, info: ModelInfo, size: int | None = None) -> tuple[int, int]:
-    """The (height, width) the network runs at for an input of this size.
-
-    ``size`` (``--size``) sets the short side for every input. Otherwise inputs larger than the
-    working size get their short side scaled down to it, inputs smaller than the model's minimum
-    size (its training size unless exported with ``--min-size``) get it scaled up to that (a
-    model trained on 64 px photos sees a 32 px thumbnail at the scale it learned), and the rest
-    run as they are; aspect is kept and sides are rounded to the model's size multiple.
-    """
-    short = min(height, width)
-    if size:
-        target = size
-    elif short > info.working_size:
-        target = info.working_size
-    elif short < info.min_size:
-        target = info.min_size
-    else:
-        target = short
-    scale = target / short
-    multiple = max(1, info.size_multiple)
-
-    def side(n: int) -> int:
-        return max(multiple, round(n * scale / multiple) * multiple)
-
-    return side(height), side(width)
 
 
 def _resize(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -104,15 +75,15 @@ def lay_chroma(luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
     return out
 
 
-def paint_hints(rgb: np.ndarray, item: Decoded) -> np.ndarray:
-    """``rgb`` (uint8, at the item's size) with each hinted pixel given its hint's chroma at full
-    resolution (and its own luminance): a dab means this colour here, however small it is at the
-    network's size."""
-    if item.hints is None:
+def paint_hints(rgb: np.ndarray, luma: np.ndarray, hints: np.ndarray | None) -> np.ndarray:
+    """``rgb`` (uint8, at the luminance's size) with each pixel of the hint plane ``hints`` given
+    its hint's chroma at full resolution (and its own luminance): a dab means this colour here,
+    however small it is at the network's size."""
+    if hints is None:
         return rgb
-    mask = item.hints[..., 2] > 0
+    mask = hints[..., 2] > 0
     if mask.any():
-        rgb[mask] = lay_chroma(item.luma[mask], item.hints[mask, :2])
+        rgb[mask] = lay_chroma(luma[mask], hints[mask, :2])
     return rgb
 
 
@@ -136,14 +107,6 @@ def _recombine_bicubic(luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
                       _bands(luma.shape[0], STRIP_ROWS)):
         pass
     return out
-
-
-def cpu_cores() -> int:
-    """The cores this process may run on (its affinity mask, which batch systems set)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @functools.lru_cache(maxsize=1)

@@ -337,7 +337,7 @@ def test_strict_stops_sending_tasks_at_the_first_failure(tmp_path, tiny_onnx, cl
 def test_a_long_sequence_runs_in_pieces_that_write_what_one_clip_writes(tmp_path, cluster, monkeypatch):
     pytest.importorskip("av")
     pytest.importorskip("cv2")
-    from colorbatch import engine
+    from colorbatch import tree
     from colorbatch.api import Colorizer
     from colorbatch.cluster import DaskDistributor
     from tests.test_video import _frames
@@ -346,7 +346,7 @@ def test_a_long_sequence_runs_in_pieces_that_write_what_one_clip_writes(tmp_path
     options = RunOptions(sequence=True, video=True)
     colorizer = Colorizer(device="cpu")
     local = colorizer.run(tmp_path / "in", tmp_path / "local", options)
-    monkeypatch.setattr(engine, "SEQUENCE_PIECE", 16)  # 3 pieces, each warmed up by the frames before it
+    monkeypatch.setattr(tree, "SEQUENCE_PIECE", 16)  # 3 pieces, each warmed up by the frames before it
     pieces = colorizer.run(tmp_path / "in", tmp_path / "dask", options, distributor=DaskDistributor(cluster))
     assert (local.done, pieces.done, pieces.failed) == (40, 40, 0)
     assert _files(tmp_path / "local") == _files(tmp_path / "dask")

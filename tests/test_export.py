@@ -88,7 +88,7 @@ def test_export_writes_the_terms_given_and_info_shows_the_bundled_models(tiny_ch
 
 
 def test_working_and_minimum_sizes_reach_the_runtime(tmp_path, tiny_checkpoint):
-    from colorbatch.recombine import network_size
+    from colorbatch.modelinfo import network_size
     from colorbatch.session import OnnxColorModel
 
     result = export_checkpoint(tiny_checkpoint, tmp_path / "sized.onnx", working_size=96, min_size=48)

@@ -342,8 +342,7 @@ def test_pixels_in_flight_stay_within_the_budget(tmp_path, rng, colorizer):
 
 
 def test_network_size_scales_large_inputs_down_and_small_ones_up():
-    from colorbatch.modelinfo import ModelInfo
-    from colorbatch.recombine import network_size
+    from colorbatch.modelinfo import ModelInfo, network_size
 
     info = ModelInfo(train_size=64, working_size=96)
     assert network_size(480, 320, info) == (144, 96)  # short side down to the working size

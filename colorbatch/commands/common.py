@@ -122,7 +122,7 @@ class Progress:
 
     def _count(self, source: Path) -> None:
         from colorbatch.discover import is_image_path, iter_files
-        from colorbatch.video.io import is_video_path
+        from colorbatch.videofiles import is_video_path
 
         total = sum(1 for path in iter_files(source) if is_image_path(path) or (self.videos and is_video_path(path)))
         if self.bar is not None:

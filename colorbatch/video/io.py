@@ -22,8 +22,8 @@ import numpy as np
 from colorbatch import defaults
 from colorbatch.atomic import atomic_path
 from colorbatch.errors import VideoError
+from colorbatch.videofiles import _av
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 # The muxer for each extension (the temporary file's name does not tell FFmpeg).
 _CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", ".webm": "webm"}
 DEFAULT_CODEC = "libx264"  # H.264, yuv420p: plays everywhere
@@ -32,27 +32,6 @@ DEFAULT_CRF = defaults.CRF  # x264's "visually lossless" end of the scale
 STUDIO_BLACK, STUDIO_RANGE = 16.0, 219.0  # 8-bit studio-range luma: 16 is black, 235 white
 _BT601 = 5  # AVCOL_SPC_BT470BG: the matrix colorbatch's luminance uses
 _STUDIO = 1  # AVCOL_RANGE_MPEG
-
-
-def is_video_path(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTENSIONS
-
-
-def _av():
-    try:
-        import av
-    except ImportError:
-        raise VideoError('video needs PyAV: pip install "colorbatch[video]"') from None
-    return av
-
-
-def video_support() -> bool:
-    """Whether this installation reads and writes video (PyAV is there)."""
-    try:
-        _av()
-    except VideoError:
-        return False
-    return True
 
 
 def default_codec(target: Path) -> str:
@@ -224,20 +203,3 @@ class VideoWriter:
             self._stack.__exit__(type(error), error, error.__traceback__)
             raise
         self._stack.__exit__(exc_type, exc, tb)
-
-
-def is_whole_video(target: Path, source: Path) -> bool:
-    """Whether ``target`` is a finished colour copy of ``source``: it opens, and its video stream
-    has the source's size and frame count (where the containers state one). A file cut short by
-    another tool fails to open (an MP4 without its index) or counts fewer frames."""
-    av = _av()
-    try:
-        with av.open(str(target)) as out, av.open(str(source)) as src:
-            if not out.streams.video or not src.streams.video:
-                return False
-            a, b = out.streams.video[0], src.streams.video[0]
-            if (a.codec_context.width, a.codec_context.height) != (b.codec_context.width, b.codec_context.height):
-                return False
-            return not (a.frames and b.frames and a.frames != b.frames)
-    except (av.FFmpegError, OSError):
-        return False

@@ -21,10 +21,10 @@ import numpy as np
 from PIL import Image
 
 from colorbatch.color import rgb_to_chroma, to_float
-from colorbatch.discover import is_image_path
 from colorbatch.errors import HintError, ImageError
 from colorbatch.hints import check_aspect, has_colour, reference_from_rgb
 from colorbatch.imaging import DEFAULT_MAX_PIXELS, peek_size, read_rgb
+from colorbatch.steering import image_files, video_keyframe_folder
 from colorbatch.video.temporal import is_cut, luma_histogram
 
 HISTOGRAM_STEP = 4  # cut detection looks at every 4th pixel of every 4th row
@@ -38,13 +38,6 @@ class Key:
     chroma: np.ndarray
     reference: np.ndarray
     colourless: bool = False  # the keyframe has no colour in it (a gray frame saved as a keyframe)
-
-
-def image_files(folder: Path) -> list[Path]:
-    """The image files of a keyframe folder, sorted; none when it is not a folder."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
 
 
 def sequence_keyframes(root: Path, relative: Path, frame_sources: list[Path]) -> dict[int, Path]:
@@ -69,12 +62,6 @@ def video_keyframes(root: Path, relative: Path, single: bool) -> dict[int, Path]
                             "ASCII digits (000120.png)")
         found[int(path.stem)] = path
     return found
-
-
-def video_keyframe_folder(root: Path, relative: Path, single: bool) -> Path:
-    """Where a video's keyframes are: ``root/<relative without extension>/``, or ``root`` for a one-file run."""
-    folder = root / relative.with_suffix("")
-    return root if single and not folder.is_dir() else folder
 
 
 def read_key(path: Path, shape: tuple[int, int], max_pixels: int = DEFAULT_MAX_PIXELS) -> Key:
