@@ -17,9 +17,9 @@ import numpy as np
 from common import extracted, write_results
 
 from colorbatch.color import gray_u8
-from colorbatch.imaging import decoded_from_image, read_rgb
-from colorbatch.model import ColorModel
-from colorbatch.scores import summarise
+from colorbatch.files.imaging import decoded_from_image, read_rgb
+from colorbatch.inference.model import ColorModel
+from colorbatch.scoring.scores import summarise
 
 TEMPERATURES = (1.0, 0.6, 0.4)
 CORRECTIONS = (1.0, 0.5, 0.0, -0.5, -0.75, -1.0)

@@ -47,7 +47,7 @@ colorizer = Colorizer(device="cpu")
 arrivals = []
 distributor = None
 if sys.argv[3] == "dask":
-    from colorbatch.cluster import DaskDistributor
+    from colorbatch.batch.cluster import DaskDistributor
     distributor = DaskDistributor(workers=2)
 started = time.perf_counter()
 on_result = lambda result: arrivals.append((str(result.source), str(result.status), time.perf_counter() - started))

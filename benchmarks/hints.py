@@ -10,7 +10,7 @@ For each set (photos-eval/cbsd68, all 68; photos-large/val, every 10th of 2,213)
 - the truth itself as `--reference` (its colour distribution as the global hint), and a mismatched
   reference (the next photo's truth, in sorted order) to show what a wrong reference does.
 Each run is scored with `colorbatch score`'s code (PSNR, SSIM, hue hits) and, where hints were
-given, hint fidelity (``colorbatch.metrics.hint_fidelity``). Keyframes: the cockatoo clip's first 48
+given, hint fidelity (``colorbatch.scoring.metrics.hint_fidelity``). Keyframes: the cockatoo clip's first 48
 frames at 640x360 as a `--sequence`, automatic against frame 0's true colour as the keyframe;
 frames 1-47 scored (PSNR, hue hits) and the warping error over the clip (as benchmarks/temporal.py).
 Speed: `colorbatch run` on CBSD68 with the model before hints (--previous, an ONNX file without
@@ -47,10 +47,10 @@ from PIL import Image, ImageDraw
 
 from colorbatch.color import gray_u8, rgb_to_chroma, to_float
 from colorbatch.hints import sample_hints
-from colorbatch.metrics import hint_fidelity, hue_hits, psnr, warping_error
-from colorbatch.modelinfo import bundled_model_path
-from colorbatch.scoring import score_trees
+from colorbatch.inference.modelinfo import bundled_model_path
+from colorbatch.scoring.metrics import hint_fidelity, hue_hits, psnr, warping_error
 from colorbatch.video.flow import DisFlow, reliable, warp
+from colorbatch.work.score import score_trees
 
 COUNTS = (0, 1, 2, 5, 10, 20, 50)
 PATCH = 7

@@ -31,9 +31,9 @@ from pathlib import Path
 
 from common import DATA, RESULTS, WORK, colorbatch, every_nth, extracted, gray_copy, timed, write_results
 
-from colorbatch.modelinfo import bundled_model_path
-from colorbatch.scoring import score_trees
-from colorbatch.session import OnnxColorModel
+from colorbatch.inference.modelinfo import bundled_model_path
+from colorbatch.inference.session import ModelSession
+from colorbatch.work.score import score_trees
 
 SETS = {  # name: (folder under data/, tarball (None: made by a script), subset step for the sweep, for the table)
     "tiny-imagenet-64/val": ("tiny-imagenet-64/val", "tiny-imagenet-64.tar", 5, 10),
@@ -195,7 +195,7 @@ def gallery(model: str, default: float) -> None:
     from PIL import Image, ImageDraw
 
     from colorbatch.api import Colorizer
-    from colorbatch.imaging import read_rgb
+    from colorbatch.files.imaging import read_rgb
 
     picks = []
     for set_name, step in GALLERY.items():
@@ -237,7 +237,7 @@ def main() -> None:
             if name not in args.sets:
                 del SETS[name]
     model = args.model or str(bundled_model_path())
-    default = OnnxColorModel(Path(model), device="cpu").vividness
+    default = ModelSession(Path(model), device="cpu").vividness
     if default is None:
         raise SystemExit(f"{model}: no vividness control (not a chroma-bins model)")
     RESULTS.mkdir(parents=True, exist_ok=True)

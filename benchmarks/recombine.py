@@ -22,9 +22,9 @@ from common import write_results
 from PIL import Image
 
 from colorbatch.color import chroma_to_rgb, rgb_to_chroma, to_uint8
+from colorbatch.inference.model import ColorModel
+from colorbatch.inference.modelinfo import network_size
 from colorbatch.machine import cpu_cores
-from colorbatch.model import ColorModel
-from colorbatch.modelinfo import network_size
 from colorbatch.recombine import _resize, network_input, recombine, recombine_chroma
 from colorbatch.samples import sample_images
 

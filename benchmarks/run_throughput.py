@@ -84,9 +84,9 @@ def worker_model_only(model: str, source: str, out: str, size: str = "") -> dict
 
     import numpy as np
 
-    from colorbatch.imaging import decode
-    from colorbatch.jobs import RunOptions
-    from colorbatch.model import ColorModel
+    from colorbatch.batch.jobs import RunOptions
+    from colorbatch.files.imaging import decode
+    from colorbatch.inference.model import ColorModel
     from colorbatch.recombine import network_input
 
     colorizer = ColorModel(model, device="cpu", size=int(size) if size else None)
@@ -111,8 +111,8 @@ class _PassThrough:
     provider = "none"
 
     def __init__(self) -> None:
+        from colorbatch.inference.model import Streams
         from colorbatch.machine import cpu_cores
-        from colorbatch.model import Streams
 
         self.streams = Streams(cpu_cores(), 1)
 
@@ -128,9 +128,9 @@ class _PassThrough:
 
 
 def worker_io_only(model: str, source: str, out: str, size: str = "") -> dict:
-    from colorbatch.jobs import RunOptions
-    from colorbatch.pipeline import ColorizeWork
-    from colorbatch.tree import run_tree
+    from colorbatch.batch.jobs import RunOptions
+    from colorbatch.batch.tree import run_tree
+    from colorbatch.work.colorize import ColorizeWork
 
     shutil.rmtree(out, ignore_errors=True)
     options = RunOptions()
@@ -349,8 +349,8 @@ def main() -> None:
         write_results("run_throughput_code", rows, {"checks": checks})
         _print_checks(checks)
         return
-    from colorbatch.modelinfo import bundled_model_path, describe
-    from colorbatch.session import metadata_json
+    from colorbatch.inference.modelinfo import bundled_model_path, describe
+    from colorbatch.inference.session import metadata_json
 
     model = args.model or str(bundled_model_path())
     if args.photos_only or args.scans_only:

@@ -44,7 +44,7 @@ import numpy as np
 from common import RESULTS, SHARED_DATASETS, WORK
 from PIL import Image
 
-from colorbatch.discover import RECORDS_FOLDER
+from colorbatch.files.discover import RECORDS_FOLDER
 from colorbatch.samples import sample_images
 
 ROOT = WORK / "same-outputs"

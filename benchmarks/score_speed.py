@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from common import cifar_test_colour, cifar_test_gray, timed, write_results
 
-from colorbatch.scoring import score_trees
+from colorbatch.work.score import score_trees
 
 LIMIT_SECONDS = 60.0
 

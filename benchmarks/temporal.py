@@ -11,7 +11,7 @@ against the truth frame by frame:
 - warping error (Lai et al. 2018, with DIS flow on the truth's frames both ways, the
   forward-backward check as occlusion mask), for the outputs and for the truth itself;
 - CDC (Jensen-Shannon divergence of RGB histograms of frames t and t+d, d = 1, 2, 4);
-- PSNR, SSIM (every 4th frame: it is the slow one), colourfulness (colorbatch.metrics, as
+- PSNR, SSIM (every 4th frame: it is the slow one), colourfulness (colorbatch.scoring.metrics, as
   `score` computes them); frames per second.
 
 Writes benchmarks/results/temporal.{md,json}, a strip of frames (gray | per-frame | temporal |
@@ -33,8 +33,15 @@ from common import RESULTS, SHARED_DATASETS, WORK, write_results
 from PIL import Image
 
 from colorbatch import Colorizer
-from colorbatch.jobs import RunOptions
-from colorbatch.metrics import colour_distribution_consistency, colourfulness, psnr, rgb_histograms, ssim, warping_error
+from colorbatch.batch.jobs import RunOptions
+from colorbatch.scoring.metrics import (
+    colour_distribution_consistency,
+    colourfulness,
+    psnr,
+    rgb_histograms,
+    ssim,
+    warping_error,
+)
 from colorbatch.video import clips, temporal
 from colorbatch.video.flow import DisFlow, reliable, warp
 from colorbatch.video.io import VideoReader, VideoWriter

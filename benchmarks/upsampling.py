@@ -24,10 +24,10 @@ from scipy.ndimage import uniform_filter
 
 from colorbatch import upsample
 from colorbatch.color import gray_u8
-from colorbatch.imaging import read_rgb
-from colorbatch.metrics import colourfulness, hue_hits, psnr
-from colorbatch.model import ColorModel
+from colorbatch.files.imaging import read_rgb
+from colorbatch.inference.model import ColorModel
 from colorbatch.recombine import recombine_chroma
+from colorbatch.scoring.metrics import colourfulness, hue_hits, psnr
 
 SETS = {"cbsd68": ("photos-eval/cbsd68", 1), "mcmaster": ("photos-eval/mcmaster", 1),
         "photos-large/val": ("photos-large/val", 10), "tiny-imagenet-64/val": ("tiny-imagenet-64/val", 10)}

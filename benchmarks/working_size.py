@@ -21,10 +21,10 @@ import numpy as np
 from common import write_results
 
 from colorbatch.color import gray_u8
-from colorbatch.imaging import read_rgb
-from colorbatch.model import ColorModel
+from colorbatch.files.imaging import read_rgb
+from colorbatch.inference.model import ColorModel
 from colorbatch.samples import sample_images
-from colorbatch.scores import summarise
+from colorbatch.scoring.scores import summarise
 
 RULE_DB = 0.2
 RULE = f"the most hue hits among the sizes within {RULE_DB} dB of the best mean PSNR"

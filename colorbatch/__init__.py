@@ -1,11 +1,11 @@
 """colorbatch: batch image colorization with ONNX Runtime.
 
-``from colorbatch import Colorizer`` is resolved lazily, so importing the package stays light
-(no onnxruntime, never torch).
+``from colorbatch import Colorizer`` (and ``DaskDistributor``, to run it on a cluster) is resolved
+lazily, so importing the package stays light (no onnxruntime, never torch).
 """
 
 __version__ = "0.1.0"
-__all__ = ["Colorizer", "__version__"]
+__all__ = ["Colorizer", "DaskDistributor", "__version__"]
 
 
 def __getattr__(name: str):
@@ -13,4 +13,8 @@ def __getattr__(name: str):
         from colorbatch.api import Colorizer
 
         return Colorizer
+    if name == "DaskDistributor":
+        from colorbatch.batch.cluster import DaskDistributor
+
+        return DaskDistributor
     raise AttributeError(f"module 'colorbatch' has no attribute {name!r}")

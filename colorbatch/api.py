@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from colorbatch.discover import is_image_path
-from colorbatch.engine import Distributor
-from colorbatch.jobs import ClipJob, Job, Result, RunOptions, RunSummary
-from colorbatch.model import ColorModel
-from colorbatch.pipeline import ColorizeWork
-from colorbatch.plan import single_file_target
-from colorbatch.run_report import RunReport, report_context
-from colorbatch.sources import Journal, journal_root, model_digest
-from colorbatch.steering import check_hint_paths, missing_hint_warning, unmatched_hint_files
-from colorbatch.tree import plan_tree, run_tree
-from colorbatch.videofiles import is_video_path
+from colorbatch.batch.engine import Distributor
+from colorbatch.batch.jobs import ClipJob, Job, Result, RunOptions, RunSummary
+from colorbatch.batch.plan import single_file_target
+from colorbatch.batch.sources import Journal, journal_root, model_digest
+from colorbatch.batch.steering import check_hint_paths, missing_hint_warning, unmatched_hint_files
+from colorbatch.batch.tree import plan_tree, run_tree
+from colorbatch.files.discover import is_image_path
+from colorbatch.files.videofiles import is_video_path
+from colorbatch.inference.model import ColorModel
+from colorbatch.work.colorize import ColorizeWork
+from colorbatch.work.run_report import RunReport, report_context
 
 _PATH_OPTIONS = ("truth", "hints", "reference", "keyframes")
 
@@ -37,7 +37,7 @@ class Colorizer(ColorModel):
         """Colorize a tree (or one file) into ``out``; options as in ``RunOptions``. ``report``
         (.json, .csv or .html) also writes the run's report, as ``colorbatch run --report`` does;
         ``context`` replaces the report's description of how it was made. ``distributor`` runs the
-        work elsewhere (``colorbatch.cluster.DaskDistributor``); by default, in this process.
+        work elsewhere (``colorbatch.batch.cluster.DaskDistributor``); by default, in this process.
         ``on_frames(clip, frames_done, frames_in_all)`` follows videos and frame sequences frame by frame."""
         source, out = Path(source), Path(out)
         options = self._checked(source, out, options, overrides)
@@ -79,7 +79,7 @@ class Colorizer(ColorModel):
 
     def journal_for(self, source: Path, out: Path) -> Journal:
         """The record of the sources of the outputs this model writes into ``out``
-        (``colorbatch.sources``): the model file, and the settings of this colorizer."""
+        (``colorbatch.batch.sources``): the model file, and the settings of this colorizer."""
         return Journal(journal_root(out, single_file_target(source, out)), model_digest(self.model.path),
                        {"vividness": self.vividness, "size": self.size})
 

@@ -3,7 +3,7 @@
 A **hint plane** is float32 ``(H, W, 3)``: (Cb, Cr, mask) at an image's size, mask 1 where a hint
 asks for that chroma and 0 elsewhere (chroma 0 there). A **reference** is float32 ``(Q,)``, a colour
 photo's distribution over the model's chroma bins (``chroma_bins.chroma_histogram``); zeros mean
-none. Hint models take both (``session.OnnxColorModel``); training and the benchmarks draw hints
+none. Hint models take both (``session.ModelSession``); training and the benchmarks draw hints
 from the truth with ``sample_hints``, so hints mean the same thing everywhere.
 
 A hint image is what an image editor makes: a transparent layer over the gray photo with a few

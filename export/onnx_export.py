@@ -20,12 +20,12 @@ from torch.export import Dim
 
 from colorbatch import __version__, defaults
 from colorbatch.architectures import FLIPPABLE
-from colorbatch.atomic import atomic_path
 from colorbatch.errors import ExportError, InvalidPathError
+from colorbatch.files.atomic import atomic_path
 from colorbatch.hints import HINT_INPUTS
+from colorbatch.inference.vividness import DECODING_INPUTS, DEFAULT_CURVE, decoding_for, parse_curve
 from colorbatch.train.checkpoint import file_sha256, load_checkpoint, model_from_checkpoint
 from colorbatch.train.models import predicts_bins, takes_hints
-from colorbatch.vividness import DECODING_INPUTS, DEFAULT_CURVE, decoding_for, parse_curve
 
 from .verify import verify_against_torch
 
@@ -181,7 +181,7 @@ def export_checkpoint(checkpoint: Path, out: Path | None = None, opset: int = DE
 
     ``test_flip`` overrides the checkpoint's flip averaging (chroma models only). A chroma-bins
     model's graph takes its decoding as inputs; ``vividness_curve`` and ``default_vividness`` (see
-    ``colorbatch.vividness``) go into its metadata, and ``terms``, what its training data allow.
+    ``colorbatch.inference.vividness``) go into its metadata, and ``terms``, what its training data allow.
     Nothing is left at ``out`` when verification fails.
     """
     checkpoint = Path(checkpoint)

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from colorbatch.atomic import atomic_path
 from colorbatch.color import gray_u8
-from colorbatch.discover import iter_images
 from colorbatch.errors import ExportError, ImageError
-from colorbatch.imaging import decoded_from_image, read_rgb
-from colorbatch.model import ColorModel
+from colorbatch.files.atomic import atomic_path
+from colorbatch.files.discover import iter_images
+from colorbatch.files.imaging import decoded_from_image, read_rgb
+from colorbatch.inference.model import ColorModel
 from colorbatch.recombine import network_input
-from colorbatch.scores import summarise
+from colorbatch.scoring.scores import summarise
 
 CALIBRATION_LIMIT = 256
 

@@ -9,9 +9,9 @@ import torch
 
 from colorbatch.color import gray_u8
 from colorbatch.hints import sample_hints
+from colorbatch.inference.vividness import DECODING_INPUTS
 from colorbatch.recombine import network_input
 from colorbatch.train.models import takes_hints
-from colorbatch.vividness import DECODING_INPUTS
 
 
 def _hint_feeds(gray: np.ndarray, bins: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -37,7 +37,7 @@ def verify_against_torch(model: torch.nn.Module, path: Path, train_size: int, mu
                          decodings: list[dict[str, np.ndarray]] | None = None) -> tuple[float, list[str]]:
     """Max absolute difference over two batch sizes, two spatial sizes and real images; for a model
     with decoding inputs, at each of ``decodings`` (temperature and correction arrays)."""
-    from colorbatch.runtime import import_onnxruntime
+    from colorbatch.inference.runtime import import_onnxruntime
     from colorbatch.samples import sample_images
 
     ort = import_onnxruntime()

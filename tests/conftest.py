@@ -17,8 +17,8 @@ def random_rgb(rng: np.random.Generator, height: int = 32, width: int = 32) -> n
 
 
 def output_files(folder: Path) -> list[Path]:
-    """The files of an OUT tree, sorted, without colorbatch's records folder (``colorbatch.sources``)."""
-    from colorbatch.discover import RECORDS_FOLDER
+    """The files of an OUT tree, sorted, without colorbatch's records folder (``colorbatch.batch.sources``)."""
+    from colorbatch.files.discover import RECORDS_FOLDER
 
     folder = Path(folder)
     return sorted(p for p in folder.rglob("*") if p.is_file() and RECORDS_FOLDER not in p.relative_to(folder).parts)

@@ -10,9 +10,10 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from colorbatch import metrics
 from colorbatch.cli import cli
 from colorbatch.color import gray_u8
+from colorbatch.inference.vividness import DEFAULT_CURVE, CurveError, decoding_for, parse_curve
+from colorbatch.scoring import metrics
 from colorbatch.train.bins import (
     STEP,
     annealed_mean,
@@ -23,7 +24,6 @@ from colorbatch.train.bins import (
 )
 from colorbatch.train.color import chroma_to_rgb, luminance, rgb_to_chroma
 from colorbatch.train.models import create_model
-from colorbatch.vividness import DEFAULT_CURVE, CurveError, decoding_for, parse_curve
 from tests.conftest import random_rgb, write_color_tree
 
 pytestmark = pytest.mark.slow  # trains and exports chroma-bins models
@@ -305,7 +305,7 @@ def test_an_exported_model_imports_back_to_a_checkpoint_that_fine_tunes_from_the
 def test_the_bundled_model_computes_what_its_pytorch_network_does():
     """Export parity of the shipped file: its weights, loaded back into the PyTorch architecture
     its metadata names, give the same colours as onnxruntime at both ends of the vividness curve."""
-    from colorbatch.modelinfo import bundled_model_path
+    from colorbatch.inference.modelinfo import bundled_model_path
     from colorbatch.train.onnx_import import network_from_onnx
 
     path = bundled_model_path()

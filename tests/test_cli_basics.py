@@ -34,7 +34,7 @@ def test_help_lists_every_command():
     "import colorbatch",
     "from colorbatch.cli import cli; cli(['--help'], standalone_mode=False)",
     "from colorbatch.cli import cli; cli(['run', '--help'], standalone_mode=False)",
-    "import colorbatch.pipeline, colorbatch.scoring, colorbatch.report, colorbatch.api",
+    "import colorbatch.work.colorize, colorbatch.work.score, colorbatch.scoring.report, colorbatch.api",
 ])
 def test_runtime_side_never_imports_torch(code):
     check = f"{code}\nimport sys\nassert 'torch' not in sys.modules, 'torch was imported'"

@@ -6,8 +6,8 @@ import inspect
 
 import pytest
 
+from colorbatch.batch.jobs import RunOptions
 from colorbatch.cli import cli
-from colorbatch.jobs import RunOptions
 
 
 def _defaults(command: str) -> dict:
@@ -41,7 +41,7 @@ def test_run_and_gray_defaults_are_run_options(command):
 
 
 def test_dask_defaults_are_the_distributors():
-    from colorbatch.cluster import DaskDistributor
+    from colorbatch.batch.cluster import DaskDistributor
 
     assert _defaults("run")["retries"] == _signature_defaults(DaskDistributor.__init__)["retries"]
 

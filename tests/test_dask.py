@@ -17,12 +17,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from colorbatch.batch.engine import execute
+from colorbatch.batch.jobs import RunOptions, RunSummary, Status
+from colorbatch.batch.plan import plan_jobs
 from colorbatch.cli import cli
 from colorbatch.color import gray_u8
-from colorbatch.engine import execute
-from colorbatch.grayscale import GrayWork
-from colorbatch.jobs import RunOptions, RunSummary, Status
-from colorbatch.plan import plan_jobs
+from colorbatch.work.gray import GrayWork
 from tests.conftest import output_files, random_rgb, write_color_tree
 
 pytestmark = pytest.mark.slow  # starts Dask clusters
@@ -199,7 +199,7 @@ class FlakyGray(GrayWork):
 def _flaky_run(tmp_path: Path, address: str, retries: int) -> tuple[RunSummary, list]:
     import cloudpickle
 
-    from colorbatch.cluster import DaskDistributor
+    from colorbatch.batch.cluster import DaskDistributor
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test module
     write_color_tree(tmp_path / "colour", 12, folders=("a",))
@@ -229,7 +229,7 @@ def test_a_task_out_of_retries_fails_its_files_and_the_batch_goes_on(tmp_path, c
 
 def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path, tiny_onnx):
     from colorbatch.api import Colorizer
-    from colorbatch.cluster import DaskDistributor
+    from colorbatch.batch.cluster import DaskDistributor
 
     source = _gray_tree(tmp_path / "in", 60)
     started = RealCluster(tmp_path / "dask")
@@ -264,8 +264,8 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path, tiny_onn
 
 def test_each_worker_process_loads_the_model_once(tmp_path, tiny_onnx, cluster):
     from colorbatch.api import Colorizer
-    from colorbatch.cluster import DaskDistributor
-    from colorbatch.pipeline import load_model
+    from colorbatch.batch.cluster import DaskDistributor
+    from colorbatch.work.colorize import load_model
 
     source = _gray_tree(tmp_path / "in", 40)
     with distributed.Client(cluster, set_as_default=False) as client:
@@ -279,8 +279,8 @@ def test_each_worker_process_loads_the_model_once(tmp_path, tiny_onnx, cluster):
 
 def test_a_worker_runs_the_model_on_its_own_share_of_cores(tmp_path, tiny_onnx, cluster):
     from colorbatch.api import Colorizer
-    from colorbatch.jobs import Job
-    from colorbatch.pipeline import ColorizeWork
+    from colorbatch.batch.jobs import Job
+    from colorbatch.work.colorize import ColorizeWork
 
     source = _gray_tree(tmp_path / "in", 2)
     jobs = [Job(path, path.relative_to(source), tmp_path / "out" / path.name) for path in sorted(source.rglob("*.png"))]
@@ -293,9 +293,9 @@ def test_a_worker_runs_the_model_on_its_own_share_of_cores(tmp_path, tiny_onnx, 
 
 
 def test_cluster_errors_are_clear(tmp_path, monkeypatch):
-    import colorbatch.cluster
+    import colorbatch.batch.cluster
 
-    monkeypatch.setattr(colorbatch.cluster, "CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr(colorbatch.batch.cluster, "CONNECT_TIMEOUT", "2s")
     _gray_tree(tmp_path / "in", 2)
     lonely = _invoke("run", tmp_path / "in", tmp_path / "out", "--scheduler", "tcp://127.0.0.1:9")
     assert lonely.exit_code == 2 and "needs --distributor dask" in lonely.output
@@ -307,7 +307,7 @@ def test_cluster_errors_are_clear(tmp_path, monkeypatch):
     bad_file = _invoke("gray", tmp_path / "in", tmp_path / "out", "--distributor", "dask", "--scheduler",
                        tmp_path / "not-a-scheduler.json")
     assert bad_file.exit_code == 12 and "not-a-scheduler.json: not a Dask scheduler file" in bad_file.output
-    monkeypatch.setattr(colorbatch.cluster, "WORKER_WAIT_SECONDS", 1)
+    monkeypatch.setattr(colorbatch.batch.cluster, "WORKER_WAIT_SECONDS", 1)
     alone = RealCluster(tmp_path / "alone", workers=0)
     try:
         no_workers = _invoke("gray", tmp_path / "in", tmp_path / "out", "--distributor", "dask", "--scheduler",
@@ -323,7 +323,7 @@ def test_cluster_errors_are_clear(tmp_path, monkeypatch):
 
 def test_strict_stops_sending_tasks_at_the_first_failure(tmp_path, tiny_onnx, cluster):
     from colorbatch.api import Colorizer
-    from colorbatch.cluster import DaskDistributor
+    from colorbatch.batch.cluster import DaskDistributor
 
     source = _gray_tree(tmp_path / "in", 40)
     (source / "f0" / "a-broken.png").write_bytes(b"not an image")  # the first file of the plan
@@ -337,9 +337,9 @@ def test_strict_stops_sending_tasks_at_the_first_failure(tmp_path, tiny_onnx, cl
 def test_a_long_sequence_runs_in_pieces_that_write_what_one_clip_writes(tmp_path, cluster, monkeypatch):
     pytest.importorskip("av")
     pytest.importorskip("cv2")
-    from colorbatch import tree
     from colorbatch.api import Colorizer
-    from colorbatch.cluster import DaskDistributor
+    from colorbatch.batch import tree
+    from colorbatch.batch.cluster import DaskDistributor
     from tests.test_video import _frames
 
     _frames(tmp_path / "in" / "shot", [(i % 16, f"frame_{i}.png") for i in range(40)])
@@ -384,7 +384,7 @@ def test_a_film_does_not_hold_back_the_images_on_dask(tmp_path, cluster):
     import shutil
 
     from colorbatch.api import Colorizer
-    from colorbatch.cluster import DaskDistributor
+    from colorbatch.batch.cluster import DaskDistributor
     from tests.test_video import make_clip
 
     source = _gray_tree(tmp_path / "in", 6)

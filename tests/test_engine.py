@@ -9,9 +9,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from colorbatch.engine import chunked, execute, run_bounded
-from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
-from colorbatch.plan import plan_jobs
+from colorbatch.batch.engine import chunked, execute, run_bounded
+from colorbatch.batch.jobs import ClipJob, Job, Result, RunOptions, Status
+from colorbatch.batch.plan import plan_jobs
 
 
 def test_a_stage_settles_in_order_within_its_window_and_budget():
@@ -19,7 +19,7 @@ def test_a_stage_settles_in_order_within_its_window_and_budget():
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from colorbatch.stage import Stage, in_order
+    from colorbatch.batch.stage import Stage, in_order
 
     running, most, lock = [0], [0], threading.Lock()
 

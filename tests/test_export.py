@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from colorbatch.cli import cli
 from colorbatch.errors import CheckpointError, ExportError, InvalidPathError, ModelError
 from colorbatch.export.onnx_export import export_checkpoint
-from colorbatch.modelinfo import describe
+from colorbatch.inference.modelinfo import describe
 from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from colorbatch.train.models import create_model
 
@@ -88,11 +88,11 @@ def test_export_writes_the_terms_given_and_info_shows_the_bundled_models(tiny_ch
 
 
 def test_working_and_minimum_sizes_reach_the_runtime(tmp_path, tiny_checkpoint):
-    from colorbatch.modelinfo import network_size
-    from colorbatch.session import OnnxColorModel
+    from colorbatch.inference.modelinfo import network_size
+    from colorbatch.inference.session import ModelSession
 
     result = export_checkpoint(tiny_checkpoint, tmp_path / "sized.onnx", working_size=96, min_size=48)
-    info = OnnxColorModel(str(result.path), device="cpu").info
+    info = ModelSession(str(result.path), device="cpu").info
     assert (info.train_size, info.working_size, info.min_size) == (32, 96, 48)
     assert network_size(32, 32, info) == (48, 48) and network_size(480, 320, info) == (144, 96)
 
@@ -150,7 +150,7 @@ def test_info_errors(tmp_path):
 
 def test_fp16_and_int8_copies_run_and_stay_close(tmp_path, tiny_onnx):
     from colorbatch.export.quantize import _network_batches, calibration_images, compare, write_fp16, write_int8
-    from colorbatch.model import ColorModel
+    from colorbatch.inference.model import ColorModel
 
     images = calibration_images(None)[:3]
     write_fp16(tiny_onnx, tmp_path / "m.fp16.onnx")
@@ -222,7 +222,7 @@ def test_unwritable_output_folder_is_refused_before_any_work(tmp_path, tiny_chec
 
 
 def test_export_copies_are_written_atomically_and_load(tmp_path, tiny_checkpoint):
-    from colorbatch.model import ColorModel
+    from colorbatch.inference.model import ColorModel
 
     result = CliRunner().invoke(cli, ["export", str(tiny_checkpoint), "-o", str(tmp_path / "m.onnx"),
                                       "--fp16-weights", "--fp16"])

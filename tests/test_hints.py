@@ -13,9 +13,9 @@ from colorbatch.chroma_bins import bin_centres, chroma_histogram
 from colorbatch.cli import cli
 from colorbatch.color import gray_u8, rgb_to_chroma, to_float
 from colorbatch.errors import HintError
+from colorbatch.files.imaging import Decoded
 from colorbatch.hints import read_hint_image, resize_hints, sample_hints
-from colorbatch.imaging import Decoded
-from colorbatch.metrics import hint_fidelity
+from colorbatch.scoring.metrics import hint_fidelity
 from tests.conftest import random_rgb
 
 RED = (230, 20, 30)
@@ -399,9 +399,9 @@ def test_the_reference_fit_moves_the_decoded_colours_to_the_references_proportio
 def test_the_bundled_model_imports_back_to_a_checkpoint_of_the_hint_model(tmp_path):
     import onnxruntime as ort
 
-    from colorbatch.modelinfo import bundled_model_path
+    from colorbatch.inference.modelinfo import bundled_model_path
+    from colorbatch.inference.vividness import decoding_for, parse_curve
     from colorbatch.train.checkpoint import load_checkpoint, model_from_checkpoint
-    from colorbatch.vividness import decoding_for, parse_curve
 
     result = CliRunner().invoke(cli, ["import-onnx", str(bundled_model_path()), "-o", str(tmp_path / "b.pth")])
     assert result.exit_code == 0 and "chroma-bins-hints" in result.output, result.output

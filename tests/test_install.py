@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from colorbatch import runtime
 from colorbatch.cli import cli
+from colorbatch.inference import runtime
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 PYPROJECT = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
@@ -93,13 +93,14 @@ def test_every_package_folder_is_installed():
 def test_only_the_modules_that_run_a_model_import_the_onnx_session_code():
     """Training's evaluation, export's verification, planning, scoring, gray and reports resize,
     recombine and write without loading onnxruntime or colorbatch's session code."""
-    modules = ("colorbatch.recombine", "colorbatch.train.evaluation", "colorbatch.export.verify", "colorbatch.plan",
-               "colorbatch.scoring", "colorbatch.grayscale", "colorbatch.run_report", "colorbatch.engine",
-               "colorbatch.writing")
+    modules = ("colorbatch.recombine", "colorbatch.train.evaluation", "colorbatch.export.verify",
+               "colorbatch.batch.plan", "colorbatch.work.score", "colorbatch.work.gray", "colorbatch.work.run_report",
+               "colorbatch.batch.engine", "colorbatch.batch.writing")
+    session_code = {"onnxruntime", "colorbatch.inference.session", "colorbatch.inference.model"}
     probe = (f"import sys\nfor name in {modules!r}: __import__(name)\n"
-             "print(sorted(set(sys.modules) & {'onnxruntime', 'colorbatch.session', 'colorbatch.model'}))")
+             f"print(sorted(set(sys.modules) & {session_code!r}))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
-    check = "import sys, colorbatch.pipeline; print('colorbatch.session' in sys.modules)"
+    check = "import sys, colorbatch.work.colorize; print('colorbatch.inference.session' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "True"  # the probe can see the session code when a module does load it

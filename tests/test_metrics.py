@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from colorbatch import metrics
-from colorbatch.scores import ScoreSummary, score_pair
+from colorbatch.scoring import metrics
+from colorbatch.scoring.scores import ScoreSummary, score_pair
 
 
 def test_psnr_of_constant_offset_matches_hand_value():
@@ -79,7 +79,7 @@ def _hue_wheel(hues_deg, side=40, radius=0.15, luma=0.5):
 
 
 def test_hue_hits_gray_scores_zero_and_the_truth_one():
-    from colorbatch.scores import gray_baseline
+    from colorbatch.scoring.scores import gray_baseline
 
     truth = _hue_wheel([10, 100, 190, 280])
     assert metrics.hue_hits(truth, truth) == 1.0

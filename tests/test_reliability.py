@@ -242,7 +242,7 @@ def test_max_pixels_is_the_one_limit(tmp_path):
 def test_an_unreadable_folder_is_reported(tmp_path, rng, tiny_onnx, monkeypatch):
     """os.walk reports a folder it cannot list through its error callback; the run reports it as a
     failure naming the folder (a real chmod cannot be tested as root, so the walk reports it here)."""
-    import colorbatch.plan as plan
+    import colorbatch.batch.plan as plan
 
     _gray_images(tmp_path / "in", rng, count=2)
     real_iter_files = plan.iter_files

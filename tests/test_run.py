@@ -6,11 +6,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 from colorbatch.api import Colorizer
+from colorbatch.batch.jobs import RunOptions
 from colorbatch.cli import cli
 from colorbatch.color import gray_u8, luminance
-from colorbatch.discover import in_shard
 from colorbatch.errors import BatchFailedError, DeviceError, InvalidPathError
-from colorbatch.jobs import RunOptions
+from colorbatch.files.discover import in_shard
 from tests.conftest import output_files, random_rgb, write_color_tree
 
 
@@ -300,7 +300,7 @@ def test_run_with_truth_scores_on_the_fly(tmp_path, rng, tiny_onnx):
 
 
 def test_device_parsing_accepts_a_gpu_index():
-    from colorbatch.session import parse_device
+    from colorbatch.inference.session import parse_device
 
     assert parse_device("auto") == ("auto", 0) and parse_device("cpu") == ("cpu", 0)
     assert parse_device("cuda") == ("cuda", 0) and parse_device("cuda:1") == ("cuda", 1)
@@ -342,7 +342,7 @@ def test_pixels_in_flight_stay_within_the_budget(tmp_path, rng, colorizer):
 
 
 def test_network_size_scales_large_inputs_down_and_small_ones_up():
-    from colorbatch.modelinfo import ModelInfo, network_size
+    from colorbatch.inference.modelinfo import ModelInfo, network_size
 
     info = ModelInfo(train_size=64, working_size=96)
     assert network_size(480, 320, info) == (144, 96)  # short side down to the working size
@@ -354,7 +354,7 @@ def test_network_size_scales_large_inputs_down_and_small_ones_up():
 
 
 def test_strict_gray_stops_at_the_first_failed_file(tmp_path, rng):
-    from colorbatch.grayscale import gray_tree
+    from colorbatch.work.gray import gray_tree
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -370,7 +370,7 @@ def test_strict_gray_stops_at_the_first_failed_file(tmp_path, rng):
 
 
 def test_results_carry_a_status_enum_that_reads_as_its_word(tmp_path, tiny_onnx):
-    from colorbatch.jobs import Status
+    from colorbatch.batch.jobs import Status
 
     (tmp_path / "in").mkdir()
     Image.new("L", (16, 16), 90).save(tmp_path / "in" / "a.png")
@@ -409,7 +409,7 @@ def test_the_python_api_writes_the_same_report_as_the_cli(tmp_path, tiny_onnx, r
 
 
 def test_an_interrupted_gray_counts_what_it_wrote(tmp_path, rng):
-    from colorbatch.grayscale import gray_tree
+    from colorbatch.work.gray import gray_tree
 
     write_color_tree(tmp_path / "colour", 40)
     calls = []

@@ -14,8 +14,8 @@ from PIL import Image
 
 from colorbatch.cli import cli
 from colorbatch.errors import BatchFailedError
-from colorbatch.metrics import psnr
-from colorbatch.scoring import score_trees
+from colorbatch.scoring.metrics import psnr
+from colorbatch.work.score import score_trees
 from tests.conftest import random_rgb
 
 

@@ -1,5 +1,5 @@
 """Steering that loses nothing: hint, reference and keyframe files are inputs (never written), a
-re-run redoes exactly the outputs whose sources changed (``colorbatch.sources``' journal), steering
+re-run redoes exactly the outputs whose sources changed (``colorbatch.batch.sources``' journal), steering
 reaches clips or is refused, steering files obey --max-pixels from their headers, odd keyframe names
 fail their clip alone, the Python API reads ordinary arrays, and steering says what it did not do."""
 
@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from colorbatch.batch.sources import JOURNAL_FOLDER, JOURNAL_NAME
 from colorbatch.cli import cli
 from colorbatch.color import gray_u8
 from colorbatch.errors import HintError, InvalidPathError
-from colorbatch.sources import JOURNAL_FOLDER, JOURNAL_NAME
 from tests.conftest import random_rgb
 
 pytestmark = pytest.mark.slow  # runs the bundled model
@@ -96,7 +96,7 @@ def test_steering_files_inside_out_are_refused_and_left_as_they_were(tmp_path):
 
 
 def test_the_python_api_and_dask_refuse_steering_files_inside_out_too(tmp_path, colorizer):
-    from colorbatch.cluster import DaskDistributor
+    from colorbatch.batch.cluster import DaskDistributor
 
     gray = tmp_path / "gray"
     _gray_photos(gray)
@@ -171,7 +171,7 @@ def tiny_hint_model(tmp_path_factory):
     """A second hint model file: the bundled model's bytes with one more metadata entry."""
     import onnx
 
-    from colorbatch.modelinfo import bundled_model_path
+    from colorbatch.inference.modelinfo import bundled_model_path
 
     model = onnx.load(str(bundled_model_path()))
     entry = model.metadata_props.add()
@@ -198,7 +198,7 @@ def test_an_interrupted_record_is_redone_and_an_output_without_one_is_kept_and_s
 
 
 def test_a_kill_after_an_output_is_replaced_never_leaves_its_old_record(tmp_path, colorizer, monkeypatch):
-    import colorbatch.pipeline as pipeline
+    import colorbatch.work.colorize as pipeline
 
     gray, hints, out = tmp_path / "gray", tmp_path / "hints", tmp_path / "out"
     _gray_photos(gray, ("a.png",))
@@ -369,7 +369,7 @@ def test_a_video_keyframe_is_named_by_ascii_digits():
 
 
 def test_frames_with_odd_digits_in_their_names_sort_without_failing():
-    from colorbatch.discover import natural_key
+    from colorbatch.files.discover import natural_key
 
     names = [Path("frame_10.png"), Path("²"), Path("frame_2.png")]  # '²'.isdigit(), but int('²') fails
     assert [p.name for p in sorted(names, key=natural_key)] == ["frame_2.png", "frame_10.png", "²"]

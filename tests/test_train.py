@@ -311,7 +311,7 @@ def test_log_mse_is_the_mean_of_per_image_log_errors_and_mse_is_still_logged():
 
 
 def test_ssim_loss_twin_equals_the_metric():
-    from colorbatch.metrics import ssim
+    from colorbatch.scoring.metrics import ssim
     from colorbatch.train.losses import ColorizationLoss, LossWeights
     from colorbatch.train.metrics import ssim_per_image
 

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from colorbatch.api import Colorizer
+from colorbatch.batch.jobs import ClipJob, RunOptions
+from colorbatch.batch.plan import plan_jobs, plan_sequences
 from colorbatch.cli import cli
 from colorbatch.color import rgb_to_chroma
-from colorbatch.jobs import ClipJob, RunOptions
-from colorbatch.plan import plan_jobs, plan_sequences
 from colorbatch.samples import sample_images
 from tests.conftest import output_files
 
@@ -188,7 +188,7 @@ def test_a_sequence_keeps_one_file_per_frame_and_resumes_where_it_stopped(tmp_pa
 
 
 def test_a_sequence_cut_into_pieces_warms_each_up_on_the_frames_before_it(tmp_path, monkeypatch):
-    from colorbatch import plan
+    from colorbatch.batch import plan
 
     monkeypatch.setattr(plan, "SEQUENCE_OVERLAP", 4)
     _frames(tmp_path / "in", [(i % 16, f"frame_{i}.png") for i in range(12)])
@@ -220,7 +220,7 @@ def test_a_film_does_not_hold_back_the_images_of_its_run(tmp_path, clip, coloriz
     assert summary.done == 7 and summary.failed == 0
     assert arrivals[-1] == "a-film.mp4" and sorted(arrivals[:-1]) == [f"photo{i}.png" for i in range(6)]
 
-    from colorbatch import pipeline
+    from colorbatch.work import colorize as pipeline
 
     monkeypatch.setattr(pipeline, "WAITING_FRAME_LIMIT", 0)  # no room to hold clips back: each runs when reached
     arrivals.clear()

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from colorbatch import __version__
-from colorbatch.atomic import atomic_path
 from colorbatch.errors import CheckpointError
+from colorbatch.files.atomic import atomic_path
 
 from .models import CLASS_HEAD, UnknownModelError, create_model
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from colorbatch.atomic import atomic_path
 from colorbatch.color import gray_u8
-from colorbatch.discover import IMAGE_EXTENSIONS, iter_images
 from colorbatch.errors import DataError
+from colorbatch.files.atomic import atomic_path
+from colorbatch.files.discover import IMAGE_EXTENSIONS, iter_images
 
 
 @dataclass

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from colorbatch.recombine import recombine
-from colorbatch.scores import AGGREGATE_BY_KEY, summarise
+from colorbatch.scoring.scores import AGGREGATE_BY_KEY, summarise
 
 from .data import Split
 

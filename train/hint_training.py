@@ -31,10 +31,10 @@ import torch
 
 from colorbatch.architectures import CHROMA_BINS_HINTS
 from colorbatch.color import rgb_to_chroma, to_float
-from colorbatch.discover import iter_images
 from colorbatch.errors import CheckpointError, DataError
+from colorbatch.files.discover import iter_images
 from colorbatch.hints import reference_from_rgb, sample_hints
-from colorbatch.vividness import decoding_for, parse_curve
+from colorbatch.inference.vividness import decoding_for, parse_curve
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .color import luminance

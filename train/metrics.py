@@ -1,4 +1,4 @@
-"""Torch twin of ``colorbatch.metrics.ssim``, differentiable, for the SSIM loss term.
+"""Torch twin of ``colorbatch.scoring.metrics.ssim``, differentiable, for the SSIM loss term.
 
 Same window, constants and border crop as the metric (scikit-image crops half a window at each
 border, so a valid convolution gives exactly its SSIM map); a test checks both agree.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from colorbatch.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
+from colorbatch.scoring.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
 
 
 def _gaussian_window(channels: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

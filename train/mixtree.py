@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from colorbatch.discover import is_image_path, iter_images
+from colorbatch.files.discover import is_image_path, iter_images
 
 
 def link_class_folders(source: Path, out: Path) -> int:

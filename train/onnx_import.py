@@ -29,8 +29,8 @@ from PIL import Image
 from torch import nn
 
 from colorbatch.architectures import CHROMA_BINS, CHROMA_BINS_HINTS, IMPORTABLE
-from colorbatch.discover import iter_images
 from colorbatch.errors import CheckpointError
+from colorbatch.files.discover import iter_images
 
 from .checkpoint import save_checkpoint
 from .models import CLASS_HEAD, architecture_of, create_model

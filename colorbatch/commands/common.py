@@ -66,13 +66,13 @@ def distributor_from(name: str, scheduler: str | None, retries: int):
         if scheduler is not None:
             raise click.BadParameter("needs --distributor dask", param_hint="--scheduler")
         return None
-    from colorbatch.cluster import DaskDistributor
+    from colorbatch.batch.cluster import DaskDistributor
 
     return DaskDistributor(scheduler, retries=retries)
 
 
 def shard_from_text(text: str | None) -> tuple[int, int] | None:
-    from colorbatch.discover import parse_shard
+    from colorbatch.files.discover import parse_shard
 
     if text is None:
         return None
@@ -121,8 +121,8 @@ class Progress:
                 self.counter.start()
 
     def _count(self, source: Path) -> None:
-        from colorbatch.discover import is_image_path, iter_files
-        from colorbatch.videofiles import is_video_path
+        from colorbatch.files.discover import is_image_path, iter_files
+        from colorbatch.files.videofiles import is_video_path
 
         total = sum(1 for path in iter_files(source) if is_image_path(path) or (self.videos and is_video_path(path)))
         if self.bar is not None:
@@ -238,13 +238,13 @@ def _provenance_lines(summary) -> list[str]:
 def print_json(payload: dict) -> None:
     import json
 
-    from colorbatch.report import json_safe
+    from colorbatch.scoring.report import json_safe
 
     click.echo(json.dumps(json_safe(payload)))
 
 
 def print_scores(aggregate: dict, baseline: dict | None, err: bool = False) -> None:
-    from colorbatch.scores import AGGREGATES
+    from colorbatch.scoring.scores import AGGREGATES
 
     header = f"{'metric':<24}{'output':>12}" + (f"{'no colour':>12}" if baseline else "")
     click.echo(header, err=err)

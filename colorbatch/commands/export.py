@@ -46,7 +46,7 @@ def export(checkpoint: Path, output, opset, simplify, working_size, min_size, te
 
     if int8 and calib is None:
         raise click.UsageError("--int8 needs --calib DIR with calibration images")
-    from colorbatch.vividness import CurveError
+    from colorbatch.inference.vividness import CurveError
 
     try:
         result = export_checkpoint(checkpoint, output, opset=opset, simplify=simplify, working_size=working_size,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from colorbatch.imaging import OUTPUT_FORMATS
+from colorbatch.files.imaging import OUTPUT_FORMATS
 
 from .common import Progress, distribute_options, distributor_from, finish, shard_from_text, walk_options
 
@@ -21,8 +21,8 @@ from .common import Progress, distribute_options, distributor_from, finish, shar
 def gray(source: Path, dest: Path, fmt: str, workers, overwrite, shard, strict, quiet, as_json, max_pixels,
          distributor, scheduler, retries) -> None:
     """Write BT.601 gray copies of every image under SRC to DST, mirroring the tree."""
-    from colorbatch.grayscale import gray_tree
-    from colorbatch.jobs import RunOptions
+    from colorbatch.batch.jobs import RunOptions
+    from colorbatch.work.gray import gray_tree
 
     options = RunOptions(workers=workers, fmt=fmt, overwrite=overwrite, shard=shard_from_text(shard), strict=strict,
                          max_pixels=max_pixels)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from colorbatch import defaults
-from colorbatch.imaging import OUTPUT_FORMATS
+from colorbatch.files.imaging import OUTPUT_FORMATS
 
 from .common import (
     Progress,
@@ -23,8 +23,8 @@ from .common import (
 
 def show_plan(plan: list, as_json: bool) -> None:
     """``run --dry-run``: one line per job and per decided result (stdout), then the counts."""
+    from colorbatch.batch.jobs import ClipJob, Job, Status
     from colorbatch.errors import printable
-    from colorbatch.jobs import ClipJob, Job, Status
 
     rows = []
     for item in plan:
@@ -53,7 +53,7 @@ def show_plan(plan: list, as_json: bool) -> None:
 
 def _check_device(ctx: click.Context, param: click.Parameter, value: str) -> str:
     from colorbatch.errors import DeviceError
-    from colorbatch.session import parse_device
+    from colorbatch.inference.session import parse_device
 
     try:
         parse_device(value)
@@ -127,7 +127,7 @@ def run(input_path: Path, out_dir: Path, model, device, batch_size, threads, str
     (--temporal); `run film.mp4 film-colour.mp4` names the output.
     """
     from colorbatch.api import Colorizer
-    from colorbatch.jobs import RunOptions
+    from colorbatch.batch.jobs import RunOptions
 
     options = RunOptions(batch_size=batch_size, workers=workers, fmt=fmt, quality=quality,
                          png_compression=png_compression,

@@ -31,7 +31,7 @@ def _check_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
 def score(pred_dir: Path, truth_dir: Path, jobs: int, baseline: bool, report: Path | None, quiet: bool,
           as_json: bool, distributor: str, scheduler: str | None, retries: int) -> None:
     """PSNR, SSIM and colourfulness of PRED images against TRUTH, paired by relative path."""
-    from colorbatch.scoring import score_trees
+    from colorbatch.work.score import score_trees
 
     cluster = distributor_from(distributor, scheduler, retries)
     progress = Progress(quiet, echo_failures=False)  # failures are listed below, after the scores

@@ -20,18 +20,18 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from colorbatch.batch.jobs import ClipJob, Job, Result, RunOptions, Status
+from colorbatch.batch.stage import Stage, in_order
+from colorbatch.batch.writing import write_output
 from colorbatch.color import rgb_to_chroma
 from colorbatch.errors import ImageError
+from colorbatch.files.imaging import decode, peek_size, read_rgb
 from colorbatch.hints import read_reference_cached
-from colorbatch.imaging import decode, peek_size, read_rgb
-from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
-from colorbatch.model import ColorModel
+from colorbatch.inference.model import ColorModel
 from colorbatch.recombine import lay_chroma, recombine_chroma
-from colorbatch.stage import Stage, in_order
 from colorbatch.video.io import VideoReader, VideoWriter
 from colorbatch.video.keyframes import Key, KeyframeTrack, read_key, sequence_keyframes, video_keyframes
 from colorbatch.video.temporal import Stabiliser
-from colorbatch.writing import write_output
 
 T = TypeVar("T")
 FrameProgress = Callable[[ClipJob, int, int | None], None]  # (clip, frames finished, frames in all if known)

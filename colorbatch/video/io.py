@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from colorbatch import defaults
-from colorbatch.atomic import atomic_path
 from colorbatch.errors import VideoError
-from colorbatch.videofiles import _av
+from colorbatch.files.atomic import atomic_path
+from colorbatch.files.videofiles import _av
 
 # The muxer for each extension (the temporary file's name does not tell FFmpeg).
 _CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", ".webm": "webm"}

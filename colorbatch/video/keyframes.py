@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from colorbatch.batch.steering import image_files, video_keyframe_folder
 from colorbatch.color import rgb_to_chroma, to_float
 from colorbatch.errors import HintError, ImageError
+from colorbatch.files.imaging import DEFAULT_MAX_PIXELS, peek_size, read_rgb
 from colorbatch.hints import check_aspect, has_colour, reference_from_rgb
-from colorbatch.imaging import DEFAULT_MAX_PIXELS, peek_size, read_rgb
-from colorbatch.steering import image_files, video_keyframe_folder
 from colorbatch.video.temporal import is_cut, luma_histogram
 
 HISTOGRAM_STEP = 4  # cut detection looks at every 4th pixel of every 4th row

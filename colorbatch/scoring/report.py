@@ -20,12 +20,12 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image
 
-from colorbatch.atomic import atomic_path, write_atomic
 from colorbatch.color import gray_u8
 from colorbatch.errors import printable
-from colorbatch.imaging import encode, read_rgb
-from colorbatch.metrics import DEFINITIONS
-from colorbatch.scores import AGGREGATE_BY_KEY, ImageScore
+from colorbatch.files.atomic import atomic_path, write_atomic
+from colorbatch.files.imaging import encode, read_rgb
+from colorbatch.scoring.metrics import DEFINITIONS
+from colorbatch.scoring.scores import AGGREGATE_BY_KEY, ImageScore
 
 REPORT_SUFFIXES = (".json", ".csv", ".html")
 SCORE_FIELDS = ("psnr", "ssim", "colourfulness", "colourfulness_truth", "hue_hits")  # an image's scores in its row

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from colorbatch.discover import RECORDS_FOLDER as JOURNAL_FOLDER  # never a file of a walk
+from colorbatch.files.discover import RECORDS_FOLDER as JOURNAL_FOLDER  # never a file of a walk
 
 JOURNAL_NAME = "journal.sqlite"
 UNRECORDED = "output exists, no record of its sources (kept; --overwrite redoes it)"

@@ -8,9 +8,9 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from colorbatch.atomic import is_partial_write
+from colorbatch.files.atomic import is_partial_write
 
-RECORDS_FOLDER = ".colorbatch"  # colorbatch's own records in an OUT (colorbatch.sources): never files of a tree
+RECORDS_FOLDER = ".colorbatch"  # colorbatch's own records in an OUT (colorbatch.batch.sources): never files of a tree
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
 

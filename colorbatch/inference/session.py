@@ -19,9 +19,9 @@ import numpy as np
 
 from colorbatch.errors import DeviceError, HintsUnsupportedError, ModelError
 from colorbatch.hints import HINT_INPUTS
-from colorbatch.modelinfo import ModelInfo, bundled_model_path
-from colorbatch.runtime import import_onnxruntime, no_cuda_reason
-from colorbatch.vividness import DECODING_INPUTS, CurveError, decoding_for
+from colorbatch.inference.modelinfo import ModelInfo, bundled_model_path
+from colorbatch.inference.runtime import import_onnxruntime, no_cuda_reason
+from colorbatch.inference.vividness import DECODING_INPUTS, CurveError, decoding_for
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -96,10 +96,11 @@ def _cuda_session(path: Path, threads: int | None, probe_shape: tuple[int, ...],
     return session, ""
 
 
-class OnnxColorModel:
-    """An ONNX colorization model: gray ``(N, 1, H, W)`` -> RGB ``(N, 3, H, W)``, float32 [0, 1].
+class ModelSession:
+    """The session: an ONNX colorization model loaded in ONNX Runtime, gray ``(N, 1, H, W)`` -> RGB
+    ``(N, 3, H, W)``, float32 [0, 1] (``ColorModel`` is a model in use around it; ``Colorizer`` runs folders).
 
-    A chroma-bins model also takes the decoding inputs of ``colorbatch.vividness``; ``vividness``
+    A chroma-bins model also takes the decoding inputs of ``colorbatch.inference.vividness``; ``vividness``
     (default: the model's own) sets them.
     """
 

@@ -4,7 +4,7 @@ A plan (``plan.plan_jobs`` for run and gray, pairs for score) yields ``Job``s an
 decided without work (skipped, not an image, refused). The engine hands the jobs to a
 distributor, which runs them as their kind of work (``Work``) asks: in this process
 (``LocalDistributor``, the default) or in chunks on a Dask cluster
-(``colorbatch.cluster.DaskDistributor``). Every result, decided or worked, reaches the observers
+(``colorbatch.batch.cluster.DaskDistributor``). Every result, decided or worked, reaches the observers
 (the summary, the progress bar, a report) here, in the order it arrives; ``stop_on`` (--strict)
 ends the plan at the first result it matches.
 
@@ -19,8 +19,8 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from colorbatch.jobs import ClipJob, Job, Result, Status
-from colorbatch.stage import Settle, Stage
+from colorbatch.batch.jobs import ClipJob, Job, Result, Status
+from colorbatch.batch.stage import Settle, Stage
 
 Record = Callable[[Result], None]
 Stopped = Callable[[], bool]

@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from colorbatch import defaults
-from colorbatch.engine import Record, Stopped, Work, chunk_settler, chunked, run_bounded
+from colorbatch.batch.engine import Record, Stopped, Work, chunk_settler, chunked, run_bounded
+from colorbatch.batch.jobs import ClipJob, Job
 from colorbatch.errors import ClusterError
-from colorbatch.jobs import ClipJob, Job
 
 CHUNK_SIZE = 64  # files per task: large enough that scheduling is a small part of a task
 WORKER_WAIT_SECONDS = 60

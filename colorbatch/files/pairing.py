@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from colorbatch.discover import IMAGE_EXTENSIONS, same_file
+from colorbatch.files.discover import IMAGE_EXTENSIONS, same_file
 
 
 class AmbiguousPartnerError(ValueError):

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from colorbatch.errors import ModelError
-from colorbatch.vividness import CurveError, parse_curve
+from colorbatch.inference.vividness import CurveError, parse_curve
 
 BUNDLED_MODEL = "colorbatch-default.onnx"
 

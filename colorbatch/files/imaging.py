@@ -18,10 +18,10 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorbatch import defaults
-from colorbatch.atomic import write_atomic
 from colorbatch.color import luminance, to_float, to_uint8
 from colorbatch.errors import ImageError
-from colorbatch.integrity import png_header
+from colorbatch.files.atomic import write_atomic
+from colorbatch.files.integrity import png_header
 
 OUTPUT_FORMATS = ("png", "jpg", "webp", "same")  # --format: same keeps the input's extension
 PNG_COMPRESSION = defaults.PNG_COMPRESSION  # --png-compression, zlib's level (why 4: colorbatch.defaults)

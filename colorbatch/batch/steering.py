@@ -11,12 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from colorbatch.defaults import MAX_PIXELS as DEFAULT_MAX_PIXELS
-from colorbatch.discover import IMAGE_EXTENSIONS, is_image_path, iter_images, same_file
 from colorbatch.errors import HintError, InvalidPathError
+from colorbatch.files.discover import IMAGE_EXTENSIONS, is_image_path, iter_images, same_file
+from colorbatch.files.imaging import Decoded
+from colorbatch.files.pairing import AmbiguousPartnerError, find_partner
+from colorbatch.files.videofiles import VIDEO_EXTENSIONS, is_video_path
 from colorbatch.hints import read_hint_image, read_reference_cached
-from colorbatch.imaging import Decoded
-from colorbatch.pairing import AmbiguousPartnerError, find_partner
-from colorbatch.videofiles import VIDEO_EXTENSIONS, is_video_path
 
 STEERING_FLAGS = (("--hints", "hints"), ("--reference", "reference"), ("--keyframes", "keyframes"))
 
@@ -96,7 +96,7 @@ def partner_file(given: Path | None, relative: Path, kind: str = "hint") -> Path
 
 def steering_files(job, options) -> tuple[Path | None, Path | None]:
     """A photo job's hint file and reference photo: as its plan found them (``job.sources``), or
-    looked up now for a job made without (a ``Job`` of ``colorbatch.jobs``, a ``RunOptions``)."""
+    looked up now for a job made without (a ``Job`` of ``colorbatch.batch.jobs``, a ``RunOptions``)."""
     if job.sources is not None:
         return job.sources.hint, job.sources.reference
     return partner_file(options.hints, job.relative), partner_file(options.reference, job.relative, "reference")

@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from colorbatch.discover import iter_images
-from colorbatch.engine import Distributor, Record, Stopped, chunk_settler, chunked, execute, run_bounded
+from colorbatch.batch.engine import Distributor, Record, Stopped, chunk_settler, chunked, execute, run_bounded
+from colorbatch.batch.jobs import Job, Result, Status
 from colorbatch.errors import ImageError, InvalidPathError, printable
-from colorbatch.imaging import read_rgb
-from colorbatch.jobs import Job, Result, Status
-from colorbatch.pairing import AmbiguousPartnerError, find_partner
-from colorbatch.report import ReportWriter, score_columns
-from colorbatch.scores import ScoreSummary, gray_baseline, score_pair
+from colorbatch.files.discover import iter_images
+from colorbatch.files.imaging import read_rgb
+from colorbatch.files.pairing import AmbiguousPartnerError, find_partner
+from colorbatch.scoring.report import ReportWriter, score_columns
+from colorbatch.scoring.scores import ScoreSummary, gray_baseline, score_pair
 
 CHUNK = 64  # pairs per task on a local process: a task costs more than one small pair
 
@@ -132,7 +132,7 @@ def score_trees(pred_dir: Path, truth_dir: Path, jobs: int = -1, baseline: bool 
     default on ``jobs`` processes here). ``on_result`` sees each pair's ``Result``; ``report``
     (.json, .csv or .html) is written as ``colorbatch score --report`` writes it, its header
     (also ``ScoreResult.header``) describing the run with ``context`` (default: how it was made)."""
-    from colorbatch.run_report import report_context
+    from colorbatch.work.run_report import report_context
 
     for folder, label in ((pred_dir, "prediction"), (truth_dir, "truth")):
         if not Path(folder).is_dir():

@@ -7,12 +7,12 @@ import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from colorbatch.atomic import sole_writer
-from colorbatch.engine import Distributor, Record, Work, execute
-from colorbatch.jobs import ClipJob, Job, Result, RunOptions, RunSummary, Status
-from colorbatch.plan import check_paths, plan_jobs, plan_sequences
-from colorbatch.scores import ScoreSummary
-from colorbatch.sources import Journal
+from colorbatch.batch.engine import Distributor, Record, Work, execute
+from colorbatch.batch.jobs import ClipJob, Job, Result, RunOptions, RunSummary, Status
+from colorbatch.batch.plan import check_paths, plan_jobs, plan_sequences
+from colorbatch.batch.sources import Journal
+from colorbatch.files.atomic import sole_writer
+from colorbatch.scoring.scores import ScoreSummary
 
 SEQUENCE_PIECE = 512  # frames of a sequence per cluster task
 

@@ -13,12 +13,12 @@ from PIL import Image
 
 from colorbatch.color import rgb_to_chroma
 from colorbatch.errors import HintsUnsupportedError, ImageError
+from colorbatch.files.imaging import Decoded, decoded_from_image
 from colorbatch.hints import hints_from, reference_from, resize_hints
-from colorbatch.imaging import Decoded, decoded_from_image
+from colorbatch.inference.modelinfo import network_size
+from colorbatch.inference.session import ModelSession, no_hint_inputs
 from colorbatch.machine import cpu_cores
-from colorbatch.modelinfo import network_size
 from colorbatch.recombine import network_input, paint_hints, recombine_chroma
-from colorbatch.session import OnnxColorModel, no_hint_inputs
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,14 @@ class ColorModel:
     (``colorbatch.Colorizer`` adds running it over folders).
 
     ``vividness`` (0 to 1; chroma-bins models only, default the model's own) sets how boldly the
-    model commits to colour; see ``colorbatch.vividness``. ``threads`` and ``streams``: see
+    model commits to colour; see ``colorbatch.inference.vividness``. ``threads`` and ``streams``: see
     ``plan_streams``; one session serves every stream (onnxruntime runs concurrent calls).
     """
 
     def __init__(self, model: str | None = None, device: str = "auto", threads: int | None = None,
                  size: int | None = None, vividness: float | None = None, streams: int | None = None) -> None:
         cpu = plan_streams(threads, streams, on_gpu=False)
-        self.model = OnnxColorModel(model, device=device, threads=cpu.threads, vividness=vividness)
+        self.model = ModelSession(model, device=device, threads=cpu.threads, vividness=vividness)
         on_gpu = self.model.provider != "CPUExecutionProvider"
         self.streams = plan_streams(threads, streams, on_gpu) if on_gpu else cpu
         self.size = size

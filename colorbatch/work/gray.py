@@ -7,12 +7,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from colorbatch.batch.engine import Distributor, Record, Stopped, TreeWork, run_bounded
+from colorbatch.batch.jobs import Job, Result, RunOptions, RunSummary, Status
+from colorbatch.batch.tree import run_tree
 from colorbatch.color import gray_u8
-from colorbatch.engine import Distributor, Record, Stopped, TreeWork, run_bounded
 from colorbatch.errors import ImageError
-from colorbatch.imaging import peek_pixels, read_rgb_and_metadata, write_image
-from colorbatch.jobs import Job, Result, RunOptions, RunSummary, Status
-from colorbatch.tree import run_tree
+from colorbatch.files.imaging import peek_pixels, read_rgb_and_metadata, write_image
 
 
 def gray_file(job: Job, max_pixels: int) -> Result:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from colorbatch import metrics
 from colorbatch.color import gray_u8
+from colorbatch.scoring import metrics
 
 
 @dataclass

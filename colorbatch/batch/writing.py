@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from colorbatch.batch.jobs import Job, Result, RunOptions, Status
 from colorbatch.errors import ImageError
-from colorbatch.imaging import Decoded, write_image
-from colorbatch.jobs import Job, Result, RunOptions, Status
+from colorbatch.files.imaging import Decoded, write_image
 
 
 def write_output(job: Job, rgb: np.ndarray, decoded: Decoded, options: RunOptions) -> Result:

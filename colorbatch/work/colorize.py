@@ -19,17 +19,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from colorbatch.engine import Record, Stopped, TreeWork
+from colorbatch.batch.engine import Record, Stopped, TreeWork
+from colorbatch.batch.jobs import ClipJob, Job, Result, RunOptions, Status
+from colorbatch.batch.stage import Stage
+from colorbatch.batch.steering import steering_files, with_hints
+from colorbatch.batch.writing import write_output
 from colorbatch.errors import ImageError
-from colorbatch.imaging import Decoded, decode, peek_pixels, read_rgb
-from colorbatch.jobs import ClipJob, Job, Result, RunOptions, Status
-from colorbatch.model import ColorModel, ModelSpec
-from colorbatch.pairing import find_partner
-from colorbatch.scores import score_pair
-from colorbatch.stage import Stage
-from colorbatch.steering import steering_files, with_hints
+from colorbatch.files.imaging import Decoded, decode, peek_pixels, read_rgb
+from colorbatch.files.pairing import find_partner
+from colorbatch.inference.model import ColorModel, ModelSpec
+from colorbatch.scoring.scores import score_pair
 from colorbatch.video.clips import ClipColorizer, FrameProgress
-from colorbatch.writing import write_output
 
 PENDING_PIXEL_LIMIT = 64_000_000  # flush batches before this many decoded pixels wait
 WAITING_FRAME_LIMIT = 20_000  # frames of clips held back while the images run (a video counts one)
@@ -253,7 +253,7 @@ class ColorizeWork(TreeWork):
 
     def process_chunk(self, jobs: list[Job]) -> list[Result]:
         """One chunk on a cluster worker, whose model uses that worker's share of cores."""
-        from colorbatch.cluster import worker_threads
+        from colorbatch.batch.cluster import worker_threads
 
         if self.model is None and self.spec.threads is None:
             self.spec = replace(self.spec, threads=worker_threads())

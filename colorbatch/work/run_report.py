@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from colorbatch import __version__
+from colorbatch.batch.jobs import Result, RunSummary, Status
 from colorbatch.errors import printable
-from colorbatch.jobs import Result, RunSummary, Status
-from colorbatch.report import ReportWriter, score_columns
+from colorbatch.scoring.report import ReportWriter, score_columns
 
 
 def report_context(model: Path | None = None, **fields) -> dict:

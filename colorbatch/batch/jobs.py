@@ -1,6 +1,6 @@
 """What a batch is made of: its options, its jobs (one input file mapped to one output), the
 typed result of each, and the run's summary. Types only: ``plan`` turns a tree into jobs (for
-``run`` and ``gray``; ``score`` makes its jobs from pairs), and the engine (``colorbatch.engine``)
+``run`` and ``gray``; ``score`` makes its jobs from pairs), and the engine (``colorbatch.batch.engine``)
 executes any plan, on this machine or on a Dask cluster.
 """
 
@@ -11,8 +11,8 @@ from enum import Enum
 from pathlib import Path
 
 from colorbatch import defaults
-from colorbatch.scores import ImageScore, ScoreSummary
-from colorbatch.sources import HAND_CHANGED, UNRECORDED, Sources
+from colorbatch.batch.sources import HAND_CHANGED, UNRECORDED, Sources
+from colorbatch.scoring.scores import ImageScore, ScoreSummary
 
 
 @dataclass(frozen=True)

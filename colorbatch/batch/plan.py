@@ -1,6 +1,6 @@
 """Planning a batch: a tree (or one file) into ``Job``s and the results decided without work
 (skipped, not an image, refused), lazily, in a stable order; ``--sequence`` folders into clips.
-``run`` and ``gray`` plan here; the engine (``colorbatch.engine``) executes the plan.
+``run`` and ``gray`` plan here; the engine (``colorbatch.batch.engine``) executes the plan.
 """
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from colorbatch.discover import IMAGE_EXTENSIONS, in_shard, is_image_path, iter_files, natural_key, same_file
+from colorbatch.batch.jobs import ClipJob, Job, Result, RunOptions, SequenceFrame, Status, already_written
+from colorbatch.batch.sources import NEW, OVERWRITE, Journal, Sources
+from colorbatch.batch.steering import image_files, partner_file, video_keyframe_folder
 from colorbatch.errors import HintError, InvalidPathError
-from colorbatch.imaging import output_suffix, peek_size
-from colorbatch.integrity import is_whole
-from colorbatch.jobs import ClipJob, Job, Result, RunOptions, SequenceFrame, Status, already_written
-from colorbatch.sources import NEW, OVERWRITE, Journal, Sources
-from colorbatch.steering import image_files, partner_file, video_keyframe_folder
-from colorbatch.videofiles import VIDEO_EXTENSIONS, is_video_path, is_whole_video, video_support
+from colorbatch.files.discover import IMAGE_EXTENSIONS, in_shard, is_image_path, iter_files, natural_key, same_file
+from colorbatch.files.imaging import output_suffix, peek_size
+from colorbatch.files.integrity import is_whole
+from colorbatch.files.videofiles import VIDEO_EXTENSIONS, is_video_path, is_whole_video, video_support
 
 LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp")  # --quality changes their pixels
 
