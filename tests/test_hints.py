@@ -422,3 +422,22 @@ def test_the_bundled_model_imports_back_to_a_checkpoint_of_the_hint_model(tmp_pa
     assert np.abs(session.run(None, feeds)[0] - expected).max() < 1e-3
     bad = CliRunner().invoke(cli, ["import-onnx", str(tmp_path / "b.pth"), "-o", str(tmp_path / "c.pth")])
     assert bad.exit_code == 7 and "not an ONNX model" in bad.output
+
+
+def test_a_recoloured_region_keeps_luminance_and_its_dab_lies_inside_it():
+    from colorbatch.color import luminance
+    from colorbatch.samples import sample_images
+    from colorbatch.train.hint_training import dab_inside, recolour_region
+
+    crop = to_float(np.asarray(Image.fromarray(sample_images(("coffee",))["coffee"]).resize((128, 96))))
+    recoloured, mask = recolour_region(crop, np.random.default_rng(2))
+    assert 0.02 <= mask.mean() <= 0.4
+    assert np.abs(luminance(recoloured) - luminance(crop)).max() < 1.5 / 255  # only the colour changes
+    assert np.array_equal(recoloured[~mask], crop[~mask])
+    before, after = (rgb_to_chroma(image)[mask].mean(axis=0) for image in (crop, recoloured))
+    cosine = float(before @ after / (np.linalg.norm(before) * np.linalg.norm(after)))
+    assert cosine < 0.05 and np.linalg.norm(after) >= 15 / 255  # turned by 90 degrees or more, still coloured
+    plane = np.zeros((*mask.shape, 3), np.float32)
+    dab_inside(plane, rgb_to_chroma(recoloured), mask, np.random.default_rng(3))
+    hinted = plane[..., 2] > 0
+    assert 9 <= hinted.sum() <= 49 and mask[hinted].all()

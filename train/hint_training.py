@@ -28,13 +28,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from colorbatch.architectures import CHROMA_BINS_HINTS
+from colorbatch.color import luminance as luminance_np
 from colorbatch.color import rgb_to_chroma, to_float
 from colorbatch.errors import CheckpointError, DataError
 from colorbatch.files.discover import iter_images
 from colorbatch.hints import reference_from_rgb, sample_hints
 from colorbatch.inference.vividness import decoding_for, parse_curve
+from colorbatch.recombine import lay_chroma
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .color import luminance
@@ -49,6 +52,8 @@ log = logging.getLogger("colorbatch.train")
 HINT_PREFIXES = ("reference_branch.", "hint_attention.")
 NO_HINT_CHANCE = 1 / 8
 REFERENCE_CHANCE = 0.5  # the default share of crops given their photo's reference
+RECOLOUR_SHARE = (0.02, 0.4)  # a recoloured region holds this share of its crop
+RECOLOUR_CHROMA = 40 / 255  # and at least this chroma, as the containment benchmark's dabs
 
 
 @dataclass
@@ -69,6 +74,7 @@ class HintTrainConfig:
     save_every: int = 100  # steps between checkpoints
     weights: str | None = None  # a second stage: start from this hint checkpoint's weights
     reference_chance: float = REFERENCE_CHANCE  # share of crops given their photo's distribution as reference
+    recolour_chance: float = 0.0  # share of crops whose truth has a region recoloured, with a dab inside it
 
 
 def hinted_model_from_onnx(path: Path) -> tuple[torch.nn.Module, dict, dict[str, str]]:
@@ -115,9 +121,50 @@ def load_squares(folders: list[Path], side: int, cache: Path) -> np.ndarray:
     return squares
 
 
+def recolour_region(crop: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+    """The crop (float RGB) with one region, a Felzenszwalb segment of its true colours holding
+    ``RECOLOUR_SHARE`` of it, given another colour on its own luminance: the region's chroma shifted
+    so that its mean turns by 90 to 270 degrees (at least ``RECOLOUR_CHROMA`` strong before it is
+    fitted into the gamut at the region's luminance), its texture
+    kept. With the region's mask; None when no segment fits. A dab in that region is then the only
+    way to its colour, so a model learns to fill the region with the dab and stop at its edges."""
+    from skimage.segmentation import felzenszwalb
+
+    labels = felzenszwalb(crop, scale=200, sigma=0.8, min_size=50)
+    share = np.bincount(labels.ravel()) / labels.size
+    candidates = np.nonzero((share >= RECOLOUR_SHARE[0]) & (share <= RECOLOUR_SHARE[1]))[0]
+    if not len(candidates):
+        return None
+    mask = labels == rng.choice(candidates)
+    chroma = rgb_to_chroma(crop)
+    mean = chroma[mask].mean(axis=0)
+    strength = max(float(np.hypot(*mean)), RECOLOUR_CHROMA)
+    angle = float(np.arctan2(mean[1], mean[0])) + rng.uniform(np.pi / 2, 3 * np.pi / 2)
+    turned = strength * np.array([np.cos(angle), np.sin(angle)], np.float32)
+    shifted = chroma[mask] - mean + turned
+    out = crop.copy()
+    out[mask] = to_float(lay_chroma(luminance_np(crop)[mask], shifted.astype(np.float32)))
+    return out, mask
+
+
+def dab_inside(plane: np.ndarray, chroma: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> None:
+    """Add to a hint plane one square dab (3 to 7 px) lying inside ``mask``, of the mean ``chroma`` there."""
+    side = int(rng.integers(3, 8))
+    square = np.ones((3, 3), bool)  # chessboard erosion: the whole square window stays inside
+    inside = np.argwhere(ndimage.binary_erosion(mask, structure=square, iterations=side // 2))
+    if not len(inside):
+        return
+    y, x = inside[int(rng.integers(len(inside)))]
+    window = (slice(y - side // 2, y - side // 2 + side), slice(x - side // 2, x - side // 2 + side))
+    plane[(*window, slice(0, 2))] = chroma[window].reshape(-1, 2).mean(axis=0)
+    plane[(*window, 2)] = 1.0
+
+
 def make_batch(squares: np.ndarray, size: int, batch: int, bins: int, rng: np.random.Generator,
-               reference_chance: float = REFERENCE_CHANCE) -> tuple[torch.Tensor, ...]:
-    """Gray ``(B, 1, S, S)``, true RGB ``(B, 3, S, S)``, hints ``(B, 3, S, S)``, references ``(B, Q)``."""
+               reference_chance: float = REFERENCE_CHANCE, recolour_chance: float = 0.0) -> tuple[torch.Tensor, ...]:
+    """Gray ``(B, 1, S, S)``, true RGB ``(B, 3, S, S)``, hints ``(B, 3, S, S)``, references ``(B, Q)``.
+    With ``recolour_chance``, a crop's truth has one region recoloured (``recolour_region``) and a
+    dab inside it, besides its usual hints; such a crop has no reference."""
     side = squares.shape[1]
     rgb, hints, references = [], [], []
     for index in rng.integers(0, len(squares), batch):
@@ -126,9 +173,16 @@ def make_batch(squares: np.ndarray, size: int, batch: int, bins: int, rng: np.ra
             square = square[:, ::-1]
         top, left = rng.integers(0, side - size + 1, 2)
         crop = np.ascontiguousarray(square[top:top + size, left:left + size])
+        recoloured = recolour_region(crop, rng) if rng.random() < recolour_chance else None
+        if recoloured is not None:
+            crop = recoloured[0]
         count = 0 if rng.random() < NO_HINT_CHANCE else int(rng.geometric(NO_HINT_CHANCE))
-        hints.append(sample_hints(rgb_to_chroma(crop), count, rng, patch=(1, 9), around_centre=rng.random() < 0.5))
-        given = rng.random() < reference_chance
+        chroma = rgb_to_chroma(crop)
+        plane = sample_hints(chroma, count, rng, patch=(1, 9), around_centre=rng.random() < 0.5)
+        if recoloured is not None:
+            dab_inside(plane, chroma, recoloured[1], rng)
+        hints.append(plane)
+        given = recoloured is None and rng.random() < reference_chance
         references.append(reference_from_rgb(square[::2, ::2]) if given else np.zeros(bins, np.float32))
         rgb.append(crop)
     rgb_t = torch.from_numpy(np.stack(rgb)).permute(0, 3, 1, 2).contiguous()
@@ -197,7 +251,8 @@ class _Run:
                 tqdm(total=steps, initial=step, unit="step", desc="hint layers", disable=None) as bar:
             while self.step < steps:
                 gray, rgb, hints, reference = make_batch(squares, int(rng.choice(sizes)), config.batch_size,
-                                                         len(self.model.centres), rng, config.reference_chance)
+                                                         len(self.model.centres), rng, config.reference_chance,
+                                                         config.recolour_chance)
                 chroma = self.model.predict_chroma(gray, temperature, correction, hints, reference)
                 loss = torch.nn.functional.mse_loss(chroma, torch_chroma(rgb))
                 self.optimizer.zero_grad(set_to_none=True)

@@ -182,8 +182,11 @@ def ensemble(checkpoints: tuple[Path, ...], data_dir: Path, output: Path, cache_
               help="A second stage: start from this hint checkpoint's weights with a fresh schedule.")
 @click.option("--reference-chance", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Share of crops given their photo's colour distribution as the reference.")
+@click.option("--recolour-chance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of crops whose truth has one region recoloured, with a dab inside it: teaches a dab "
+                   "to fill its object and stop at its edges.")
 def train_hints(init, data, out_dir, samples, batch_size, sizes, square, cache, lr, seed, log_every, save_every,
-                resume, weights, reference_chance) -> None:
+                resume, weights, reference_chance, recolour_chance) -> None:
     """Train the hint layers (local hints, a reference photo) on top of an exported chroma-bins model.
 
     Every weight of the model stays frozen, so its automatic colour is unchanged; the checkpoint
@@ -197,7 +200,8 @@ def train_hints(init, data, out_dir, samples, batch_size, sizes, square, cache, 
     config = HintTrainConfig(init=str(init), data=[str(d) for d in data], out=str(out_dir), samples=samples,
                              batch_size=batch_size, sizes=sizes, square=square, cache=str(cache), lr=lr, seed=seed,
                              log_every=log_every, save_every=save_every,
-                             weights=str(weights) if weights else None, reference_chance=reference_chance)
+                             weights=str(weights) if weights else None, reference_chance=reference_chance,
+                             recolour_chance=recolour_chance)
     record = interruptible(run_training, config, resume=resume)
     if record:
         click.echo(f"step {record['step']}: loss {record['loss']:.5f}")
