@@ -33,12 +33,15 @@ class Colorizer(ColorModel):
     def run(self, source: str | Path, out: str | Path, options: RunOptions | None = None,
             on_result: Callable[[Result], None] | None = None, report: str | Path | None = None,
             context: dict | None = None, distributor: Distributor | None = None,
-            on_frames: Callable[[ClipJob, int, int | None], None] | None = None, **overrides) -> RunSummary:
+            on_frames: Callable[[ClipJob, int, int | None], None] | None = None, only: str | Path | None = None,
+            **overrides) -> RunSummary:
         """Colorize a tree (or one file) into ``out``; options as in ``RunOptions``. ``report``
         (.json, .csv or .html) also writes the run's report, as ``colorbatch run --report`` does;
         ``context`` replaces the report's description of how it was made. ``distributor`` runs the
         work elsewhere (``colorbatch.batch.cluster.DaskDistributor``); by default, in this process.
-        ``on_frames(clip, frames_done, frames_in_all)`` follows videos and frame sequences frame by frame."""
+        ``on_frames(clip, frames_done, frames_in_all)`` follows videos and frame sequences frame by frame.
+        ``only`` (a path under the folder ``source``) colours that one input as the whole run would
+        (its hint and reference from the same trees, recorded in the same journal)."""
         source, out = Path(source), Path(out)
         options = self._checked(source, out, options, overrides)
         writer = RunReport(Path(report)) if report is not None else None
@@ -48,7 +51,7 @@ class Colorizer(ColorModel):
         journal = self.journal_for(source, out)
         try:
             summary = run_tree(source, out, work, options, distributor, observers, provider=self.provider,
-                               journal=journal)
+                               journal=journal, only=None if only is None else Path(only))
         finally:
             journal.close()
         summary.peak_pixels_in_flight = work.peak_pixels_in_flight
@@ -65,7 +68,7 @@ class Colorizer(ColorModel):
         return summary
 
     def plan(self, source: str | Path, out: str | Path, options: RunOptions | None = None,
-             **overrides) -> list[Job | Result]:
+             only: str | Path | None = None, **overrides) -> list[Job | Result]:
         """What ``run`` would do, writing nothing (``run --dry-run``): each job (with ``redo``, why
         an existing output would be made again) and each result decided without work (kept,
         refused), in plan order."""
@@ -73,7 +76,7 @@ class Colorizer(ColorModel):
         options = self._checked(source, out, options, overrides)
         journal = self.journal_for(source, out)
         try:
-            return list(plan_tree(source, out, options, journal=journal))
+            return list(plan_tree(source, out, options, journal=journal, only=None if only is None else Path(only)))
         finally:
             journal.close()
 

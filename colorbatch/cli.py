@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from colorbatch import __version__
-from colorbatch.commands import export, gray, info, run, score, train
+from colorbatch.commands import export, gray, info, run, score, studio, train
 from colorbatch.errors import ColorbatchError, printable
 
 
@@ -38,7 +38,7 @@ def cli() -> None:
 
 
 for command in (run.run, gray.gray, score.score, info.info, train.train, train.train_hints, train.average,
-                train.ensemble, export.export, train.import_onnx):
+                train.ensemble, export.export, train.import_onnx, studio.studio):
     cli.add_command(command)
 
 

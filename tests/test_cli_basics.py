@@ -7,7 +7,8 @@ from click.testing import CliRunner
 from colorbatch import __version__
 from colorbatch.cli import cli
 
-COMMANDS = ["run", "score", "gray", "export", "info", "train", "average", "ensemble", "train-hints", "import-onnx"]
+COMMANDS = ["run", "score", "gray", "export", "info", "train", "average", "ensemble", "train-hints", "import-onnx",
+            "studio"]
 
 
 def test_version():

@@ -23,8 +23,8 @@ LAYERS = [
     ("colorbatch.batch",),
     ("colorbatch.video",),
     ("colorbatch.work",),
-    ("colorbatch.api", "colorbatch.cli", "colorbatch.__main__", "colorbatch.commands", "colorbatch.train",
-     "colorbatch.export"),
+    ("colorbatch.api", "colorbatch.cli", "colorbatch.__main__", "colorbatch.commands", "colorbatch.studio",
+     "colorbatch.train", "colorbatch.export"),
 ]
 STAGES = ("files", "inference", "scoring", "batch", "video", "work", "commands")
 

@@ -72,21 +72,24 @@ def _unreadable_folder(error: OSError) -> Result:
     return Result(folder, None, Status.FAILED, f"{folder}: cannot list folder ({error.strerror or error})")
 
 
-def plan_jobs(source: Path, out: Path, options: RunOptions, journal: Journal | None = None) -> Iterator[Job | Result]:
+def plan_jobs(source: Path, out: Path, options: RunOptions, journal: Journal | None = None,
+              only: Path | None = None) -> Iterator[Job | Result]:
     """Lazily map inputs to outputs; yields ``Result`` for files decided without work.
 
     An output that would replace its own input is refused: for a single-file INPUT as an
     ``InvalidPathError`` before anything is written, in a tree as that file's failure. With a
     ``journal`` (run), each job knows its sources, and an existing output is kept only when the
     journal says they are unchanged (else the job says why it is redone); without one (gray), an
-    existing whole output is kept.
+    existing whole output is kept. ``only`` (a path under a folder INPUT) plans that one input as
+    the whole tree's plan would, without walking the rest (the studio saving one photo).
     """
     keyframes = _KeyframeLister()
     base = source if source.is_dir() else source.parent
     claimed: dict[Path, Path] = {}  # outputs of the current folder only: collisions are per folder
     folder = None
     unreadable: list[OSError] = []
-    for path in iter_files(source, on_error=unreadable.append):
+    paths = iter_files(source, on_error=unreadable.append) if only is None else iter([source / only])
+    for path in paths:
         while unreadable:
             yield _unreadable_folder(unreadable.pop(0))
         relative = path.relative_to(base)

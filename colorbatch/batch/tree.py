@@ -18,22 +18,24 @@ SEQUENCE_PIECE = 512  # frames of a sequence per cluster task
 
 
 def plan_tree(source: Path, out: Path, options: RunOptions, distributor: Distributor | None = None,
-              journal: Journal | None = None) -> Iterator[Job | Result]:
-    """The plan of mirroring ``source`` into ``out``: jobs and the results decided without work."""
+              journal: Journal | None = None, only: Path | None = None) -> Iterator[Job | Result]:
+    """The plan of mirroring ``source`` into ``out``: jobs and the results decided without work
+    (of the one input ``only``, its path under ``source``, when given)."""
     check_paths(source, out)
-    plan = plan_jobs(source, out, options, journal)
+    plan = plan_jobs(source, out, options, journal, only)
     if options.sequence:  # on a cluster, long sequences are cut into pieces that run in parallel
         plan = plan_sequences(plan, out, piece=None if distributor is None else SEQUENCE_PIECE)
     return plan
 
 
 def run_tree(source: Path, out: Path, work: Work, options: RunOptions, distributor: Distributor | None = None,
-             observers: Sequence[Record] = (), provider: str = "", journal: Journal | None = None) -> RunSummary:
+             observers: Sequence[Record] = (), provider: str = "", journal: Journal | None = None,
+             only: Path | None = None) -> RunSummary:
     """Mirror the tree ``source`` into ``out`` with ``work`` (run and gray): plan, execute, and
     count every result into the returned summary. With a ``journal``, each output's sources are
     recorded: pending before a job leaves the plan, complete when its output is written."""
     summary = RunSummary(provider=provider, scores=ScoreSummary() if options.truth is not None else None)
-    plan = plan_tree(source, out, options, distributor, journal)
+    plan = plan_tree(source, out, options, distributor, journal, only)
     if journal is not None:
         plan = _begun(plan, journal)
         observers = [*observers, journal.observe]
