@@ -56,7 +56,7 @@ def studio(input_path: Path, out_dir: Path, hints, reference, model, device, por
     async def startup(sockets=None):
         await original(sockets)
         bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
-        url = f"http://{'127.0.0.1' if host in LOOPBACK else host}:{bound}/api/photos?token={app.state.token}"
+        url = f"http://{'127.0.0.1' if host in LOOPBACK else host}:{bound}/?token={app.state.token}"
         click.echo(f"studio: {len(catalog.entries)} photos and clips of {input_path}; open {url}")
         if open_browser:
             import webbrowser

@@ -3,10 +3,12 @@ use. It serves 127.0.0.1 (another interface only when asked), answers only reque
 its token (``?token=`` once, then a cookie; or ``Authorization: token ...``) and name a loopback
 host (DNS rebinding), reaches files only through the catalog's ids, and limits bodies.
 
+    GET    /                              the page (``page/``: the gallery and the editor; every asset ships here)
     GET    /api/photos                    the batch: id, path, kind, state, width, height (paged, filtered)
     GET    /api/photos/{id}/gray          the gray input (?max_size= long side)
     GET    /api/photos/{id}/output        the output as written
     POST   /api/photos/{id}/preview       body: an RGBA PNG hint layer (none: automatic); ?vividness, ?max_size
+    GET    /api/photos/{id}/hints         the saved hint file, to edit again (404: none)
     PUT    /api/photos/{id}/hints         body: the hint layer; saves the hint file and colours the output
     DELETE /api/photos/{id}/hints         removes the hint file; the photo goes back to automatic colour
 
@@ -30,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from colorbatch.batch.steering import partner_file
 from colorbatch.errors import HintError, ImageError
 from colorbatch.files.atomic import write_atomic
 from colorbatch.files.imaging import decode
@@ -41,6 +44,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 MAX_BODY = 64 * 1024 * 1024  # a hint layer of a 8000 x 8000 scan as PNG fits many times over
 MAX_HINT_PIXELS = 200_000_000  # a hint layer's declared size, checked from its header before decoding
 PREVIEW_SIDE = 1024
+PAGE = Path(__file__).parent / "page"
+ASSETS = {"studio.js": "text/javascript", "studio.css": "text/css"}
 
 
 class Refused(Exception):
@@ -125,6 +130,25 @@ class Studio:
             return self.catalog[request.path_params["photo"]]
         except KeyError:
             raise Refused(404, "no such photo in this batch") from None
+
+    async def page(self, request: Request) -> Response:
+        return Response((PAGE / "index.html").read_bytes(), media_type="text/html")
+
+    async def asset(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ASSETS:
+            raise Refused(404, "no such asset")
+        return Response((PAGE / name).read_bytes(), media_type=ASSETS[name])
+
+    async def hint_file(self, request: Request) -> Response:
+        entry = self.entry(request)
+        hints = self.catalog.options.hints
+        if hints is None:
+            raise Refused(404, "no hint folder (--hints)")
+        path = partner_file(hints, entry.relative)
+        if path is None:
+            raise Refused(404, f"{entry.relative.as_posix()} has no hint file")
+        return Response(path.read_bytes(), media_type=_media_type(path))
 
     async def photos(self, request: Request) -> Response:
         query = request.query_params
@@ -248,7 +272,10 @@ def create_app(catalog: Catalog, token: str | None = None, hosts: tuple[str, ...
                 return _error(refused.status, str(refused))
         return route
 
-    routes = [Route("/api/photos", guarded(studio.photos)),
+    routes = [Route("/", guarded(studio.page)),
+              Route("/static/{name}", guarded(studio.asset)),
+              Route("/api/photos", guarded(studio.photos)),
+              Route("/api/photos/{photo}/hints", guarded(studio.hint_file), methods=["GET"]),
               Route("/api/photos/{photo}/gray", guarded(studio.gray)),
               Route("/api/photos/{photo}/output", guarded(studio.output)),
               Route("/api/photos/{photo}/preview", guarded(studio.preview), methods=["POST"]),
