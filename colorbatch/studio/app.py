@@ -166,13 +166,11 @@ class Studio:
 
     def _gray(self, entry: Entry, side: int | None) -> Image.Image:
         try:
-            luma = decode(entry.source, self.catalog.options.max_pixels).luma
-        except ImageError as exc:
+            stat = entry.source.stat()
+            return _gray_at(str(entry.source), stat.st_mtime_ns, stat.st_size, self.catalog.options.max_pixels,
+                            side).copy()
+        except (ImageError, OSError) as exc:
             raise Refused(400, str(exc)) from None
-        image = Image.fromarray(np.clip(luma * 255 + 0.5, 0, 255).astype(np.uint8), "L")
-        if side is not None:
-            image.thumbnail((side, side), Image.Resampling.LANCZOS)
-        return image
 
     async def output(self, request: Request) -> Response:
         entry = self.entry(request)
@@ -232,6 +230,18 @@ class Studio:
         if summary.failed:
             raise Refused(400, summary.failures[0].reason)
         return JSONResponse(catalog.refresh(entry.id).listed())
+
+
+@functools.lru_cache(maxsize=32)
+def _gray_at(source: str, mtime_ns: int, size: int, max_pixels: int, side: int | None) -> Image.Image:
+    """An input's gray at ``side`` px on its long side, decoded once per version of the file: a
+    person dabbing on one photo asks for its preview again and again (a 3000 x 2000 scan's decode
+    and downscale were most of each answer)."""
+    luma = decode(Path(source), max_pixels).luma
+    image = Image.fromarray(np.clip(luma * 255 + 0.5, 0, 255).astype(np.uint8), "L")
+    if side is not None:
+        image.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return image
 
 
 def _max_size(request: Request, default: int | None) -> int | None:
