@@ -125,3 +125,22 @@ def test_paint_a_dab_see_it_save_it_and_find_it_again(tmp_path, studio_url, brow
         "const c = document.getElementById('layer'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height)"
         ".data; let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 127; return n;")
     assert reloaded > 50
+
+
+def test_a_dab_not_saved_is_kept_when_the_tab_closes(tmp_path, studio_url, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    browser.get(studio_url)
+    _open(browser, "a.png")
+    before = browser.find_element(By.ID, "preview").get_attribute("data-version")
+    ActionChains(browser).move_to_element_with_offset(browser.find_element(By.ID, "layer"), 10, 10).click_and_hold() \
+        .move_by_offset(15, 5).release().perform()
+    _wait(browser, lambda d: d.find_element(By.ID, "preview").get_attribute("data-version") != before)
+    browser.get(studio_url)  # the tab reloaded (closed and opened again), nothing saved
+    _open(browser, "a.png")
+    _wait(browser, lambda d: "draft" in d.find_element(By.ID, "status").text)
+    assert browser.execute_script(
+        "const c = document.getElementById('layer'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height)"
+        ".data; let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 127; return n;") > 50
+    assert not (tmp_path / "hints" / "a.png").exists()  # a draft, not a saved hint file

@@ -55,13 +55,16 @@ async function openPhoto(photo) {
   layer.style.height = `${gray.clientHeight}px`;
   const context = layer.getContext("2d");
   context.clearRect(0, 0, layer.width, layer.height);
-  const saved = await api(`api/photos/${photo.id}/hints`);  // a saved hint file comes back as an editable layer
-  if (saved.ok) {
-    const bitmap = await createImageBitmap(await saved.blob());
+  const draft = localStorage.getItem(draftKey(photo.id));  // painted, not saved, when the tab closed
+  const saved = draft ? null : await api(`api/photos/${photo.id}/hints`);  // else the hint file, editable again
+  const source = draft ? await (await fetch(draft)).blob() : saved.ok ? await saved.blob() : null;
+  if (source) {
+    const bitmap = await createImageBitmap(source);
     context.imageSmoothingEnabled = false;
     context.drawImage(bitmap, 0, 0, layer.width, layer.height);
   }
   await refreshPreview();
+  if (draft) $("status").textContent = "an unsaved draft, restored";
 }
 
 function layerPoint(event) {
@@ -101,12 +104,25 @@ function restore(from, to) {
   refreshPreview();
 }
 
+function draftKey(photo) {
+  return `colorbatch-studio-draft:${location.host}:${photo}`;
+}
+
+function keepDraft() {
+  try {
+    localStorage.setItem(draftKey(state.photo.id), $("layer").toDataURL("image/png"));
+  } catch (error) {  // storage full: the layer stays on the page, only the draft is not kept
+    $("status").textContent = "the draft could not be kept in this browser (storage full)";
+  }
+}
+
 function layerBlob() {
   return new Promise((resolve) => $("layer").toBlob(resolve, "image/png"));
 }
 
 async function refreshPreview() {
   const version = ++state.version;  // a newer stroke's preview wins over a slower older one
+  if (state.undo.length) keepDraft();  // something was painted since the photo was opened
   const query = new URLSearchParams({ max_size: "1024" });
   if ($("vividness").dataset.touched) query.set("vividness", $("vividness").value);
   $("status").textContent = "colouring…";
@@ -133,7 +149,10 @@ async function save() {
   const response = await api(`api/photos/${state.photo.id}/hints`, { method: "PUT", body: await layerBlob() });
   const answer = await response.json();
   $("status").textContent = response.ok ? `saved: ${answer.state}` : answer.error;
-  if (response.ok) state.photo = answer;
+  if (response.ok) {
+    state.photo = answer;
+    localStorage.removeItem(draftKey(answer.id));
+  }
 }
 
 function back() {
