@@ -170,3 +170,11 @@ def test_saving_needs_a_hint_folder(tmp_path, colorizer):
     refused = client.put(f"/api/photos/{photo}/hints", headers={"Authorization": "token secret"}, content=_dab())
     assert refused.status_code == 409 and "--hints" in refused.json()["error"]
     assert not (tmp_path / "out").exists()
+
+
+def test_the_studio_refuses_a_hint_folder_in_input_or_out_before_making_anything(tmp_path):
+    source = _batch(tmp_path)
+    for hints, says in ((tmp_path / "out" / "dabs", "overlap"), (source / "dabs", "inside INPUT")):
+        result = CliRunner().invoke(cli, ["studio", str(source), str(tmp_path / "out"), "--hints", str(hints)])
+        assert result.exit_code == 2 and says in result.output, result.output
+        assert not hints.exists() and not (tmp_path / "out").exists()

@@ -32,7 +32,7 @@ def check_hint_paths(source: Path, out: Path, options) -> None:
         given = getattr(options, name)
         if given is not None and not given.exists():
             raise InvalidPathError(f"{flag} {given}: no such file or folder")
-        if given is not None and _overlaps(given, out):
+        if given is not None and overlaps(given, out):
             raise InvalidPathError(f"{flag} {given} and OUT {out} overlap (the one is, holds or lies inside the "
                                    "other); steering files are inputs and are never written: choose another OUT")
     if options.keyframes is not None and not options.keyframes.is_dir():
@@ -47,7 +47,8 @@ def check_hint_paths(source: Path, out: Path, options) -> None:
                                f"{source} give a folder of hint images mirroring it")
 
 
-def _overlaps(steering: Path, out: Path) -> bool:
+def overlaps(steering: Path, out: Path) -> bool:
+    """Whether a steering path and OUT are one, or one holds the other (links and hard links resolved)."""
     given, target = steering.resolve(), out.resolve()
     return given == target or target in given.parents or given in target.parents or same_file(steering, out)
 

@@ -34,6 +34,7 @@ def studio(input_path: Path, out_dir: Path, hints, reference, model, device, por
         raise click.ClickException('the studio needs its extra: pip install "colorbatch[cpu,studio]"') from None
     from colorbatch.api import Colorizer
     from colorbatch.batch.jobs import RunOptions
+    from colorbatch.batch.steering import overlaps
     from colorbatch.errors import InvalidPathError
     from colorbatch.studio.catalog import Catalog
 
@@ -42,8 +43,10 @@ def studio(input_path: Path, out_dir: Path, hints, reference, model, device, por
     if inside:
         raise InvalidPathError(f"--hints {hints} lies inside INPUT {input_path}: its hint files would be taken "
                                "for photos; choose a folder beside it")
-    if hints is not None:
-        hints.mkdir(parents=True, exist_ok=True)
+    if hints is not None and not hints.exists():
+        if overlaps(hints, out_dir):  # refused before the folder is made: nothing is written into OUT
+            raise InvalidPathError(f"--hints {hints} and OUT {out_dir} overlap; choose a hint folder beside OUT")
+        hints.mkdir(parents=True)
     colorizer = Colorizer(model, device=device)
     catalog = Catalog(colorizer, input_path, out_dir, RunOptions(hints=hints, reference=reference, video=True))
     if host not in LOOPBACK:
