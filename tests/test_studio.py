@@ -98,6 +98,11 @@ def test_the_batch_is_listed_with_states_paged_and_filtered(tmp_path, colorizer)
     assert page["total"] == 3 and [p["path"] for p in page["photos"]] == [listed["photos"][1]["path"]]
     assert client.get("/api/photos?state=not%20coloured", headers=auth).json()["total"] == 2
     assert [p["path"] for p in client.get("/api/photos?folder=sub", headers=auth).json()["photos"]] == ["sub/b.png"]
+    (source / "subway").mkdir()
+    Image.open(source / "a.png").save(source / "subway" / "d.png")
+    client, _ = _studio(colorizer, tmp_path)  # a sibling folder that begins with the same letters is not in it
+    assert [p["path"] for p in client.get("/api/photos?folder=sub/", headers=auth).json()["photos"]] == ["sub/b.png"]
+    assert client.get("/api/photos?folder=", headers=auth).json()["total"] == 4
 
 
 def test_files_are_reached_only_through_the_plans_ids(tmp_path, colorizer):

@@ -78,8 +78,7 @@ class Catalog:
                 folder: str | None = None) -> dict:
         """A page of entries (filtered by state and by folder under INPUT), and how many match."""
         chosen = [entry for entry in self.entries.values()
-                  if (state is None or entry.state == state)
-                  and (folder is None or entry.relative.parent.as_posix().startswith(folder.strip("/") or "."))]
+                  if (state is None or entry.state == state) and (folder is None or _in_folder(entry.relative, folder))]
         return {"total": len(chosen), "offset": offset,
                 "photos": [entry.listed() for entry in chosen[offset:offset + limit]]}
 
@@ -93,3 +92,10 @@ class Catalog:
                 fresh.size = entry.size
                 self.entries[photo] = fresh
         return self.entries[photo]
+
+
+def _in_folder(relative: Path, folder: str) -> bool:
+    """Whether ``relative`` lies in ``folder`` (a path under INPUT; "" is INPUT), not in a sibling
+    that only begins with the same letters (``sub`` is not ``subway``)."""
+    name = folder.strip("/")
+    return not name or Path(name) in (relative.parent, *relative.parent.parents)
