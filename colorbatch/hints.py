@@ -77,13 +77,19 @@ def check_aspect(found: tuple[int, int], wanted: tuple[int, int], name, kind: st
                         f"({width}x{height})")
 
 
-def hint_plane_of(image: Image.Image, size: tuple[int, int], name: Path | str = "hint image") -> np.ndarray:
-    """The hint plane of a hint image (a PIL image with transparency) for a photo of ``size``."""
+def check_hint_image(image: Image.Image, size: tuple[int, int], name: Path | str = "hint image") -> None:
+    """``HintError`` unless a (lazily opened) PIL image can be a hint image for a photo of ``size``:
+    it has transparency and the photo's aspect ratio. Nothing is decoded."""
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     if not has_alpha:
         raise HintError(f"{name}: hint image has no alpha channel (paint hints on a transparent "
                         "layer and save it as PNG, WebP or TIFF with transparency)")
     check_aspect(image.size, size, name, "hint image", "photo")
+
+
+def hint_plane_of(image: Image.Image, size: tuple[int, int], name: Path | str = "hint image") -> np.ndarray:
+    """The hint plane of a hint image (a PIL image with transparency) for a photo of ``size``."""
+    check_hint_image(image, size, name)
     rgba = image.convert("RGBA")
     width, height = size
     if rgba.size != (width, height):

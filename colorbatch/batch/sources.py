@@ -92,9 +92,10 @@ class Sources:
         return reasons
 
 
-def file_digest(path: Path) -> str:
-    """BLAKE2b (128 bits) of a file's content, read once per version of the file in this process."""
-    stat = os.stat(path)
+def file_digest(path: Path, stat: os.stat_result | None = None) -> str:
+    """BLAKE2b (128 bits) of a file's content, read once per version of the file in this process
+    (``stat``: the file's, when the caller has it)."""
+    stat = stat or os.stat(path)
     return _digest_of_version(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
@@ -106,7 +107,7 @@ def _digest_of_version(path: str, size: int, mtime_ns: int, inode: int) -> str:
 
 def file_mark(path: Path) -> dict:
     stat = os.stat(path)
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "digest": file_digest(path)}
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "digest": file_digest(path, stat)}
 
 
 def _optional_mark(path: Path | None) -> dict | None:
@@ -122,7 +123,7 @@ def same_file_as(mark: dict | None, path: Path) -> bool:
         stat = os.stat(path)
         if stat.st_size != mark["size"]:
             return False
-        return stat.st_mtime_ns == mark["mtime_ns"] or file_digest(path) == mark["digest"]
+        return stat.st_mtime_ns == mark["mtime_ns"] or file_digest(path, stat) == mark["digest"]
     except OSError:
         return False
 

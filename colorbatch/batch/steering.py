@@ -14,7 +14,7 @@ from colorbatch.defaults import MAX_PIXELS as DEFAULT_MAX_PIXELS
 from colorbatch.errors import HintError, InvalidPathError
 from colorbatch.files.discover import IMAGE_EXTENSIONS, is_image_path, iter_images, same_file
 from colorbatch.files.imaging import Decoded
-from colorbatch.files.pairing import AmbiguousPartnerError, find_partner
+from colorbatch.files.pairing import AmbiguousPartnerError, find_partner, partners
 from colorbatch.files.videofiles import VIDEO_EXTENSIONS, is_video_path
 from colorbatch.hints import read_hint_image, read_reference_cached
 
@@ -74,11 +74,7 @@ def unmatched_hint_files(source: Path, hints: Path | None) -> list[Path]:
 
 
 def _has_input(source: Path, relative: Path) -> bool:
-    stem = source / relative.with_suffix("")
-    if not stem.parent.is_dir():
-        return False
-    suffixes = (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS)
-    return any(stem.with_name(stem.name + suffix).is_file() for suffix in (*suffixes, *(s.upper() for s in suffixes)))
+    return bool(partners(source, relative, (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS)))
 
 
 def partner_file(given: Path | None, relative: Path, kind: str = "hint") -> Path | None:

@@ -176,7 +176,7 @@ def finish(summary, what: str, as_json: bool = False, extra: dict | None = None)
     """The summary line (stderr under --json, where stdout gets one JSON object instead), with
     what steering could not do and which outputs were redone, then the exit: 130 when
     interrupted, 3 when images failed."""
-    redone = len(getattr(summary, "redone", ()))
+    redone = len(summary.redone)
     done = f"{summary.done} done" + (f" ({redone} redone)" if redone else "")
     line = (f"{what}: {done}, {summary.skipped} skipped, {summary.failed} failed, "
             f"{summary.unsupported} not images, in {summary.seconds:.1f}s "
@@ -207,9 +207,7 @@ UNMATCHED_SHOWN = 5  # hint files that match no input, named in the summary (the
 
 def _provenance_fields(summary) -> dict:
     """The JSON summary's account of redone outputs, kept outputs without a record, warnings and
-    unmatched hint files (run only)."""
-    if not hasattr(summary, "redone"):
-        return {}
+    unmatched hint files (all empty for gray)."""
     return {"redone": len(summary.redone), "redone_reasons": summary.redone_reasons(),
             "redone_files": [{"image": printable(str(r.source)), "reason": r.redone} for r in summary.redone],
             "unrecorded": summary.unrecorded, "warnings": [printable(w) for w in summary.warnings],
@@ -217,8 +215,6 @@ def _provenance_fields(summary) -> dict:
 
 
 def _provenance_lines(summary) -> list[str]:
-    if not hasattr(summary, "redone"):
-        return []
     lines = [f"warning: {printable(message)}" for message in summary.warnings]
     if summary.unmatched_hints:
         named = ", ".join(printable(str(p)) for p in summary.unmatched_hints[:UNMATCHED_SHOWN])

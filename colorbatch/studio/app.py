@@ -36,7 +36,7 @@ from colorbatch.batch.steering import partner_file
 from colorbatch.errors import HintError, ImageError
 from colorbatch.files.atomic import write_atomic
 from colorbatch.files.imaging import decode
-from colorbatch.hints import hint_plane_of
+from colorbatch.hints import check_hint_image
 from colorbatch.studio.catalog import Catalog, Entry
 
 COOKIE = "colorbatch_studio"
@@ -110,8 +110,7 @@ def _hint_layer(data: bytes, size: tuple[int, int]) -> Image.Image:
         image = Image.open(io.BytesIO(data))
         if image.width * image.height > MAX_HINT_PIXELS:
             raise Refused(400, f"hint layer of {image.width}x{image.height} pixels, over the limit")
-        hint_plane_of(image, size)  # alpha and aspect ratio: HintError with the reason
-        image.load()
+        check_hint_image(image, size)  # alpha and aspect ratio: HintError with the reason
         return image.convert("RGBA")
     except HintError as exc:
         raise Refused(400, str(exc)) from None
@@ -207,9 +206,12 @@ class Studio:
         path = self._hint_path(entry)
         size = self._gray(entry, None).size
         layer = _hint_layer(await _body(request), size).resize(size, Image.Resampling.NEAREST)
-        for other in path.parent.glob(f"{path.stem}.*") if path.parent.is_dir() else ():
-            if other != path and other.suffix.lower() in (".webp", ".tif", ".tiff", ".gif", ".jpg", ".jpeg", ".bmp"):
-                raise Refused(409, f"{other} is also a hint file for this photo; remove it first")
+        try:
+            other = partner_file(self.catalog.options.hints, entry.relative)
+        except HintError as exc:  # several hint files already
+            raise Refused(409, str(exc)) from None
+        if other is not None and other != path:
+            raise Refused(409, f"{other} is also a hint file for this photo; remove it first")
         buffer = io.BytesIO()
         layer.save(buffer, format="PNG")
         path.parent.mkdir(parents=True, exist_ok=True)
